@@ -1,13 +1,98 @@
-"""Entry points (placeholder while the commands are written)."""
+"""Entry points for pws, mksite and rmsite. PwsError is caught here, once."""
+from __future__ import annotations
+
+import argparse
 import sys
+from collections.abc import Callable
+
+from . import __version__
+from .commands import control, mksite, nginx_cmd, rmsite, sites
+from .environment import Env
+from .errors import PwsError
+
+EPILOG = "Sites are defined in /etc/pws/sites/NAME.toml. See pws(8), mksite(8), rmsite(8)."
 
 
-def main_pws() -> int:
-    print("pws")
-    return 0
+def _dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    args = parser.parse_args(argv)
+    try:
+        env = Env.create(assume_yes=getattr(args, "yes", False), quiet=getattr(args, "quiet", False))
+        return args.handler(args, env)
+    except PwsError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
 
 
-main_mksite = main_rmsite = main_pws
+def mksite_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mksite", epilog=EPILOG,
+                                     description="Make a Python web site live behind nginx.")
+    mksite.add_arguments(parser)
+    parser.set_defaults(handler=mksite.run)
+    return parser
+
+
+def rmsite_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rmsite", epilog=EPILOG,
+                                     description="Remove a site and everything mksite made for it.")
+    rmsite.add_arguments(parser)
+    parser.set_defaults(handler=rmsite.run)
+    return parser
+
+
+def _add(sub, name: str, handler: Callable, help: str, *, site: str = "") -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler, command=name)
+    if site == "one":
+        parser.add_argument("name", help="site name")
+    elif site == "one-or-all":
+        parser.add_argument("name", nargs="?", help="site name")
+        parser.add_argument("--all", action="store_true", help="every site")
+    return parser
+
+
+def pws_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pws", epilog=EPILOG,
+                                     description="Look after PWS sites (Python web apps behind nginx).")
+    parser.add_argument("--version", action="version", version=f"pws {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND", required=True)
+    _add(sub, "list", sites.run_list, "list the sites and their state")
+    _add(sub, "status", sites.run_status, "state, pid, memory and last errors of a site", site="one")
+    logs = _add(sub, "logs", sites.run_logs, "the app's journal and the site's nginx logs", site="one")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="lines of each log (default 50)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    for action, text in (("start", "start a site's socket and gunicorn"),
+                         ("stop", "stop a site (its socket too)"),
+                         ("restart", "restart gunicorn (requests wait in the socket meanwhile)"),
+                         ("reload", "load new code without dropping a request")):
+        cmd = _add(sub, action, control.run_action, text, site="one-or-all")
+        cmd.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    apply = _add(sub, "apply", control.run_apply,
+                 "re-derive a site's venv, config, units and vhost from its site.toml", site="one-or-all")
+    apply.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    nginx = sub.add_parser("nginx", help="what pws changed in /etc/nginx",
+                           description="What pws changed in /etc/nginx, and what the admin changed since.")
+    nginx_sub = nginx.add_subparsers(metavar="ACTION", required=True)
+    for action, handler, text in (("status", nginx_cmd.run_status, "summary per path"),
+                                  ("diff", nginx_cmd.run_diff, "unified diff, snapshot -> now")):
+        p = nginx_sub.add_parser(action, help=text, description=text)
+        p.set_defaults(handler=handler, command=f"nginx {action}")
+    return parser
+
+
+def main_pws(argv: list[str] | None = None) -> int:
+    return _dispatch(pws_parser(), argv)
+
+
+def main_mksite(argv: list[str] | None = None) -> int:
+    return _dispatch(mksite_parser(), argv)
+
+
+def main_rmsite(argv: list[str] | None = None) -> int:
+    return _dispatch(rmsite_parser(), argv)
+
 
 if __name__ == "__main__":
     sys.exit(main_pws())

@@ -1,0 +1,38 @@
+"""pws start|stop|restart|reload NAME|--all, and pws apply NAME|--all."""
+from __future__ import annotations
+
+import argparse
+
+from .. import formulae, site as sitemod
+from ..environment import Env
+from ..errors import InvalidInput
+from ..transaction import Transaction
+
+
+def _targets(args: argparse.Namespace, env: Env) -> list[str]:
+    if args.all:
+        return sitemod.names(env.paths)
+    if not args.name:
+        raise InvalidInput("No site named.", "give a site name, or --all.")
+    return [sitemod.load(env.paths, args.name).name]
+
+
+def run_action(args: argparse.Namespace, env: Env) -> int:
+    env.require_root(f"pws {args.command}")
+    action = getattr(env.services, args.command)
+    for name in _targets(args, env):
+        with env.ui.step(f"{args.command} {name}"):
+            action(name)
+    return 0
+
+
+def run_apply(args: argparse.Namespace, env: Env) -> int:
+    env.require_root("pws apply")
+    for name in _targets(args, env):
+        site = sitemod.load(env.paths, name)
+        formula = formulae.load(site.formula, env.paths)
+        env.ui.say(f"applying {name}")
+        # An existing site is not rolled back to nothing: each step keeps its own safety
+        # (nginx changes are validated and reverted, gunicorn reloads without dropping requests).
+        env.deployer.apply_site(site, formula, Transaction(), fresh=False)
+    return 0

@@ -1,0 +1,134 @@
+"""mksite FORMULA NAME: make a site live, all or nothing."""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from .. import formulae, probe, site as sitemod, users, validate, venv
+from ..environment import Env
+from ..errors import InvalidInput, NotReady
+from ..site import Site
+from ..transaction import Transaction
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("formula", help="wsgi (core), or django, flask, pyramid (framework packages)")
+    parser.add_argument("name", help="site name: lowercase letters, digits, hyphens")
+    parser.add_argument("--app", help="WSGI callable, MODULE:CALLABLE or MODULE:FACTORY()")
+    parser.add_argument("--from", dest="source", metavar="PATH",
+                        help="copy this existing project into the site (default: a new project)")
+    parser.add_argument("--requirement", action="append", default=[], metavar="SPEC",
+                        help="a pip requirement to install into the site's venv (repeatable)")
+    parser.add_argument("--domain", action="append", default=[], metavar="D",
+                        help="a domain the site answers to (repeatable; default NAME.localhost)")
+    parser.add_argument("--static", action="append", default=[], metavar="URL=DIR",
+                        help="serve the project's DIR at URL with nginx (repeatable)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--timeout", type=int, default=30,
+                        help="seconds before a stuck request's worker is restarted (default 30)")
+    parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    env.require_root("mksite")
+    name = validate.site_name(args.name)
+    formula = formulae.load(args.formula, env.paths)
+    source = _source(args)
+    site = _gather(args, env, name, formula, source)
+    _check_free(env, site)
+    with Transaction() as tx:
+        _create(env, site, formula, source, args, tx)
+    url = f"http://{site.domains[0]}/"
+    env.ui.say(f"Site '{site.name}' is live: {url}")
+    env.ui.say(f"  definition: {env.paths.site_file(site.name)}   logs: pws logs {site.name}")
+    return 0
+
+
+def _source(args: argparse.Namespace) -> Path | None:
+    if args.source is None:
+        return None
+    path = Path(args.source).expanduser().resolve()
+    if not path.is_dir():
+        raise InvalidInput(f"--from {args.source}: no such directory.",
+                           "give the path of the project's top directory.")
+    return path
+
+
+def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
+    detected = formula.detect(source, args) if source else {}
+    app = args.app or detected.get("app", "")
+    if not app and formula.name == "wsgi" and source:
+        app = env.ui.ask("WSGI app (MODULE:CALLABLE)", "app:app")
+    domains = args.domain or [env.ui.ask("Domain", f"{name}.localhost")]
+    static = dict(validate.static_mapping(s) for s in args.static)
+    static.update(detected.get("static", {}))
+    site = Site(name=name, formula=formula.name, app=app, domains=domains,
+                requirements=list(args.requirement), static=static, workers=args.workers,
+                timeout=args.timeout, source=str(source or ""), options=detected.get("options", {}))
+    return site.check() if site.app or not source else site
+
+
+def _check_free(env: Env, site: Site) -> None:
+    paths = env.paths
+    if paths.site_file(site.name).exists():
+        raise InvalidInput(f"A site named '{site.name}' exists already.",
+                           f"choose another name, or remove it first with `rmsite {site.name}`.")
+    leftovers = [p for p in (paths.site_home(site.name), paths.vhost(site.name),
+                             paths.vhost_link(site.name), paths.gunicorn_conf(site.name))
+                 if p.exists() or p.is_symlink()]
+    if users.exists(site.user):
+        leftovers.append(Path(f"user {site.user}"))
+    if leftovers:
+        raise InvalidInput(f"'{site.name}' is not defined but these exist: "
+                           f"{', '.join(map(str, leftovers))}.",
+                           "remove them, or choose another name.")
+    _check_domains(env, site)
+
+
+def _check_domains(env: Env, site: Site) -> None:
+    for other in sitemod.load_all(env.paths):
+        clash = set(other.domains) & set(site.domains)
+        if clash:
+            raise InvalidInput(f"{', '.join(sorted(clash))} is served by the site '{other.name}'.",
+                               "choose another --domain.")
+    taken = env.web.taken_domains()
+    for domain in site.domains:
+        if domain in taken:
+            raise InvalidInput(f"{domain} is already served by your nginx config ({taken[domain]}).",
+                               "choose another --domain, or remove it from that file.")
+
+
+def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transaction) -> None:
+    paths, ui = env.paths, env.ui
+    home = paths.site_home(site.name)
+    tx.on_rollback(f"remove user {site.user}", lambda: users.remove(site.user))
+    users.create(site.user, home)
+    tx.on_rollback(f"remove {home}", lambda: shutil.rmtree(home, ignore_errors=True))
+    tx.on_rollback("remove secrets", lambda: shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True))
+    ctx = formulae.Context(site, paths, ui, tx)
+    home.mkdir(parents=True)
+    if source:
+        with ui.step(f"copying {source}"):
+            shutil.copytree(source, paths.app_dir(site.name), symlinks=True,
+                            ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", "venv"))
+    else:
+        paths.app_dir(site.name).mkdir()
+    with ui.step("creating the venv"):
+        venv.create(paths.venv_dir(site.name))
+    if not source:
+        formula.new_project(ctx, args)
+    site.check()
+    env.deployer.install_requirements(site, formula, ctx)
+    tx.on_rollback("remove the site definition", lambda: paths.site_file(site.name).unlink(missing_ok=True))
+    sitemod.save(paths, site)
+    env.deployer.apply_site(site, formula, tx, fresh=True)
+    _wait_until_live(env, site)
+
+
+def _wait_until_live(env: Env, site: Site) -> None:
+    with env.ui.step("waiting for the site to answer through nginx"):
+        status = probe.wait_until_answers(site.domains[0], within=60)
+    if status is None:
+        raise NotReady(f"Site '{site.name}' did not answer through nginx within 60 s.",
+                       f"see `pws logs {site.name}`; the site was removed again.")

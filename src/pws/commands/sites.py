@@ -1,0 +1,68 @@
+"""pws list, pws status NAME, pws logs NAME."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+
+from .. import site as sitemod
+from ..environment import Env
+
+
+def run_list(args: argparse.Namespace, env: Env) -> int:
+    sites = sitemod.load_all(env.paths)
+    if not sites:
+        env.ui.say("No sites yet. Make one with: mksite wsgi NAME --from PATH")
+        return 0
+    rows = [("NAME", "FORMULA", "STATE", "DOMAINS")]
+    for site in sites:
+        state = env.services.status(site.name).state
+        if not env.web.is_enabled(site.name):
+            state += ", vhost disabled"
+        rows.append((site.name, site.formula, state, " ".join(site.domains)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    return 0
+
+
+def run_status(args: argparse.Namespace, env: Env) -> int:
+    site = sitemod.load(env.paths, args.name)
+    status = env.services.status(site.name)
+    memory = f"{status.memory_bytes / 2**20:.1f} MiB" if status.memory_bytes else "-"
+    print(f"site:      {site.name} ({site.formula}, app {site.app})")
+    print(f"domains:   {' '.join(site.domains)}")
+    print(f"state:     {status.state}; socket {'listening' if status.listening else 'not listening'}")
+    print(f"pid:       {status.pid or '-'}")
+    print(f"memory:    {memory}")
+    if status.restarts is not None:
+        print(f"restarts:  {status.restarts}")
+    print(f"nginx:     {'enabled' if env.web.is_enabled(site.name) else 'disabled'} "
+          f"({env.paths.vhost(site.name)})")
+    if status.last_errors:
+        print("last errors:")
+        for line in status.last_errors:
+            print(f"  {line}")
+    return 0
+
+
+def run_logs(args: argparse.Namespace, env: Env) -> int:
+    site = sitemod.load(env.paths, args.name)
+    logs = [env.paths.nginx_log(site.name, "error"), env.paths.nginx_log(site.name, "access")]
+    if args.follow:
+        journal = subprocess.Popen(env.services.logs(site.name, args.lines, True))
+        tail = subprocess.Popen(["tail", "-n", "0", "-F", *map(str, logs)])
+        try:
+            journal.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            journal.terminate()
+            tail.terminate()
+        return 0
+    print(f"== app ({site.name}) ==", flush=True)
+    subprocess.run(env.services.logs(site.name, args.lines, False))
+    for log in logs:
+        print(f"== nginx {log} ==", flush=True)
+        if log.exists():
+            subprocess.run(["tail", "-n", str(args.lines), str(log)])
+    return 0

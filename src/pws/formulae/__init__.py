@@ -1,0 +1,85 @@
+"""Formulae: how a kind of project becomes a site. The core ships `wsgi`; framework packages
+ship theirs as modules in /usr/share/pws/formulae/NAME.py defining FORMULA (DESIGN §4)."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidInput, PwsError
+from ..paths import Paths
+from ..site import Site
+from ..transaction import Transaction
+from ..ui import UI
+
+FRAMEWORK_PACKAGES = {"django": "pws-django", "flask": "pws-flask", "pyramid": "pws-pyramid"}
+
+
+@dataclass
+class Context:
+    """What a formula may use while making or removing a site."""
+    site: Site
+    paths: Paths
+    ui: UI
+    tx: Transaction
+
+    @property
+    def app_dir(self) -> Path:
+        return self.paths.app_dir(self.site.name)
+
+    @property
+    def venv(self) -> Path:
+        return self.paths.venv_dir(self.site.name)
+
+
+class Formula:
+    """Defaults shared by every formula; a formula overrides what its framework needs."""
+
+    name = "base"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Formula-specific mksite flags."""
+
+    def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
+        raise InvalidInput(f"The {self.name} formula cannot make a new project.",
+                           "bring one with --from PATH.")
+
+    def detect(self, src: Path, args: argparse.Namespace) -> dict:
+        """Inspect an existing project; return site fields (e.g. app) it implies."""
+        return {}
+
+    def requirements(self, ctx: Context) -> list[str]:
+        """Packages the framework itself needs in the site venv (besides the project's)."""
+        return []
+
+    def configure(self, ctx: Context) -> None:
+        """Framework settings for this site (e.g. Django's generated override module)."""
+
+    def deploy_hooks(self, ctx: Context) -> None:
+        """Run after code or settings change (migrate, collectstatic), as the site user."""
+
+    def remove(self, ctx: Context, args: argparse.Namespace) -> None:
+        """Tear down what the formula made outside the site home (databases)."""
+
+
+def load(name: str, paths: Paths) -> Formula:
+    if name == "wsgi":
+        from .wsgi import WsgiFormula
+        return WsgiFormula()
+    module_file = paths.formulae / f"{name}.py"
+    if not name.isidentifier() or not module_file.is_file():
+        if name in FRAMEWORK_PACKAGES:
+            raise PwsError(f"The {name} formula is not installed.",
+                           f"apt install {FRAMEWORK_PACKAGES[name]}")
+        known = ", ".join(["wsgi", *sorted(FRAMEWORK_PACKAGES)])
+        raise InvalidInput(f"There is no formula '{name}'.", f"use one of: {known}.")
+    spec = importlib.util.spec_from_file_location(f"pws_formula_{name}", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FORMULA
+
+
+def available(paths: Paths) -> list[str]:
+    found = sorted(p.stem for p in paths.formulae.glob("*.py")) if paths.formulae.is_dir() else []
+    return ["wsgi", *[f for f in found if f != "__init__"]]

@@ -1,0 +1,94 @@
+"""The Python half of the maintainer scripts: `python3 -m pws.maint postinst|prerm ARGS`.
+
+Idempotent. A broken nginx config never fails the apt run: nginx integration is recorded as
+pending (phase `deferred`) and mksite explains what to fix.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import site as sitemod
+from .environment import Env
+from .errors import PwsError
+from .runner import succeeds
+
+STATE_DIRS = (("etc/pws/sites", 0o755), ("etc/pws/gunicorn", 0o755), ("etc/pws/secrets", 0o700),
+              ("var/lib/pws", 0o755), ("var/cache/pws/pip", 0o755))
+
+
+def _ensure_dirs(env: Env) -> None:
+    for rel, mode in STATE_DIRS:
+        path = env.paths.root / rel
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(mode)
+
+
+def _snapshot(env: Env) -> bool:
+    state = env.web.state
+    if state.has_base:
+        return True
+    if not env.paths.nginx.joinpath("nginx.conf").exists():
+        env.ui.say("pws: nginx is not configured yet; its snapshot is deferred to the first mksite.")
+        env.paths.nginx_state.mkdir(parents=True, exist_ok=True)
+        state.set_phase("deferred")
+        return False
+    if not succeeds(["nginx", "-t", "-q"]):
+        env.ui.warn("`nginx -t` fails on your configuration, so pws has not touched /etc/nginx. "
+                    "Fix it, then run `dpkg-reconfigure pws`.")
+        env.paths.nginx_state.mkdir(parents=True, exist_ok=True)
+        state.set_phase("deferred")
+        return False
+    state.ensure_snapshot()
+    env.ui.say(f"pws: took a snapshot of {env.paths.nginx} in {state.dir}; "
+               "`apt purge pws` gives this configuration back.")
+    return True
+
+
+def postinst(env: Env, action: str, old_version: str = "") -> None:
+    if action != "configure":
+        return
+    _ensure_dirs(env)
+    if not _snapshot(env):
+        return
+    env.web.state.set_phase("applied")
+    names = sitemod.names(env.paths)
+    for name in names:
+        env.web.enable(name)
+        env.services.install(name)
+    if names and old_version:
+        env.ui.say(f"pws: re-applying {len(names)} site(s) after the upgrade")
+        from .commands.control import run_apply
+        import argparse
+        run_apply(argparse.Namespace(all=True, name=None), env)
+    elif names:
+        env.web.reload_if_valid()
+
+
+def prerm(env: Env, action: str, *args: str) -> None:
+    if action not in ("remove", "deconfigure"):
+        return
+    names = sitemod.names(env.paths)
+    for name in names:
+        env.services.uninstall(name)
+        env.web.disable(name)
+    if names:
+        env.web.reload_if_valid()
+        env.ui.say(f"pws: disabled {len(names)} site(s); their definitions stay in "
+                   f"{env.paths.sites_dir} and come back when pws is installed again.")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("postinst", "prerm"):
+        print("usage: python3 -m pws.maint postinst|prerm ACTION [VERSION]", file=sys.stderr)
+        return 2
+    env = Env.create(assume_yes=True)
+    try:
+        {"postinst": postinst, "prerm": prerm}[argv[0]](env, *argv[1:])
+    except PwsError as exc:
+        print(f"pws: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""nginx integration: recorded writes (state), config inspection (inspect), the web server (server)."""

@@ -1,0 +1,138 @@
+"""nginx as the WebServer: vhost per site in sites-available, enabled by a link in sites-enabled.
+
+Every change is validated with `nginx -t` and rolled back if nginx rejects it, so a bad
+change to one site never stops nginx from (re)loading the others.
+"""
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+
+from ..errors import CommandFailed, NginxConfigError
+from ..paths import Paths
+from ..runner import run, succeeds
+from ..site import Site
+from .inspect import NginxFacts, read_facts
+from .state import NginxState
+
+
+class NginxServer:
+    def __init__(self, paths: Paths, nginx_cmd: tuple[str, ...] = ("nginx",),
+                 use_systemd: bool | None = None):
+        self.paths = paths
+        self.state = NginxState(paths)
+        self.nginx_cmd = nginx_cmd
+        if use_systemd is None:
+            use_systemd = Path("/run/systemd/system").is_dir() and nginx_cmd == ("nginx",)
+        self.use_systemd = use_systemd
+
+    # --- rendering
+    def render(self, site: Site) -> str:
+        template = string.Template((self.paths.templates / "nginx-site.conf").read_text())
+        return template.substitute(
+            name=site.name,
+            socket=self.paths.socket(site.name),
+            server_names=" ".join(site.domains),
+            static_locations=self._static_locations(site),
+            read_timeout=site.timeout + 5,
+        )
+
+    def _static_locations(self, site: Site) -> str:
+        blocks = []
+        for url in sorted(site.static):
+            target = static_target(self.paths, site.name, url)
+            blocks.append(
+                f"    location {url} {{\n"
+                f"        alias {target}/;\n"
+                f"        access_log off;\n"
+                f"        expires 1h;\n"
+                f"        add_header Cache-Control \"public\";\n"
+                f"        try_files $uri =404;\n"
+                f"    }}\n")
+        return "\n" + "\n".join(blocks) if blocks else ""
+
+    # --- changes, each validated and rolled back on failure
+    def install(self, site: Site) -> None:
+        vhost, link = self.paths.vhost(site.name), self.paths.vhost_link(site.name)
+        before = (_read(vhost), _link_target(link))
+        self.state.write_file(vhost, self.render(site))
+        self.state.symlink(link, f"../sites-available/{vhost.name}")
+        try:
+            self.validate()
+        except NginxConfigError:
+            self._restore(vhost, link, before)
+            raise
+        self.reload()
+
+    def _restore(self, vhost: Path, link: Path, before: tuple[str | None, str | None]) -> None:
+        old_text, old_target = before
+        if old_text is None:
+            self.state.remove(vhost)
+        else:
+            self.state.write_file(vhost, old_text)
+        if old_target is None:
+            self.state.remove(link)
+        else:
+            self.state.symlink(link, old_target)
+
+    def remove(self, name: str) -> None:
+        self.state.remove(self.paths.vhost_link(name))
+        self.state.remove(self.paths.vhost(name))
+        self.reload_if_valid()
+
+    def disable(self, name: str) -> None:
+        self.state.remove(self.paths.vhost_link(name))
+
+    def enable(self, name: str) -> None:
+        vhost = self.paths.vhost(name)
+        if vhost.exists():
+            self.state.symlink(self.paths.vhost_link(name), f"../sites-available/{vhost.name}")
+
+    def is_enabled(self, name: str) -> bool:
+        return self.paths.vhost_link(name).is_symlink()
+
+    # --- reading
+    def facts(self) -> NginxFacts:
+        return read_facts(self.paths.nginx / "nginx.conf", ignore=self._is_pws_file)
+
+    def _is_pws_file(self, path: Path) -> bool:
+        return path.name.startswith("pws-") and path.parent.name in ("sites-enabled",
+                                                                     "sites-available")
+
+    def taken_domains(self) -> dict[str, str]:
+        return self.facts().server_names
+
+    # --- nginx itself
+    def validate(self) -> None:
+        try:
+            run([*self.nginx_cmd, "-t", "-q"], problem="nginx rejected the configuration:")
+        except CommandFailed as exc:
+            raise NginxConfigError(exc.problem, "the change was rolled back; other sites are "
+                                   "unaffected. Check the site's domains and static paths.") from exc
+
+    def reload_if_valid(self) -> None:
+        if succeeds([*self.nginx_cmd, "-t", "-q"]):
+            self.reload()
+
+    def reload(self) -> None:
+        if self.use_systemd:
+            run(["systemctl", "reload-or-restart", "nginx"], problem="nginx did not reload.",
+                fix="see `systemctl status nginx`.")
+        else:
+            run([*self.nginx_cmd, "-s", "reload"], problem="nginx did not reload.",
+                fix="is nginx running? see /var/log/nginx/error.log.")
+
+
+def static_target(paths: Paths, name: str, url: str) -> Path:
+    """Where nginx serves a static URL prefix from: a dir under the site's static root."""
+    slug = url.strip("/").replace("/", "_") or "root"
+    return paths.static_root(name) / slug
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.is_file() and not path.is_symlink() else None
+
+
+def _link_target(path: Path) -> str | None:
+    return os.readlink(path) if path.is_symlink() else None

@@ -1,0 +1,46 @@
+"""Service managers: how a site's gunicorn is started, stopped and supervised."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass
+class ServiceStatus:
+    state: str  # active, inactive, failed, activating, ...
+    pid: int | None = None
+    memory_bytes: int | None = None
+    restarts: int | None = None
+    listening: bool = False
+    last_errors: list[str] = field(default_factory=list)
+
+
+class ServiceManager(Protocol):
+    def install(self, name: str) -> None:
+        """Enable the site's service so it starts at boot and on the first request."""
+
+    def start(self, name: str) -> None: ...
+
+    def stop(self, name: str) -> None: ...
+
+    def restart(self, name: str) -> None: ...
+
+    def reload(self, name: str) -> None:
+        """Load new code without dropping a request."""
+
+    def uninstall(self, name: str) -> None:
+        """Stop and disable; leave nothing of the site's service behind."""
+
+    def status(self, name: str) -> ServiceStatus: ...
+
+    def logs(self, name: str, lines: int, follow: bool) -> list[str]:
+        """The command that shows the app's log."""
+
+
+def detect() -> ServiceManager:
+    if Path("/run/systemd/system").is_dir():
+        from .systemd import Systemd
+        return Systemd()
+    from .sysvinit import SysVInit
+    return SysVInit()

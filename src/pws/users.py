@@ -1,0 +1,42 @@
+"""Each site runs as its own unprivileged system user, pws-NAME."""
+from __future__ import annotations
+
+import grp
+import pwd
+from pathlib import Path
+
+from .runner import run
+
+
+def exists(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+        return True
+    except KeyError:
+        return False
+
+
+def group_exists(group: str) -> bool:
+    try:
+        grp.getgrnam(group)
+        return True
+    except KeyError:
+        return False
+
+
+def create(user: str, home: Path) -> None:
+    run(["adduser", "--system", "--group", "--home", str(home), "--no-create-home",
+         "--shell", "/usr/sbin/nologin", "--gecos", f"PWS site {user[4:]}", "--quiet", user],
+        problem=f"Could not create the system user {user}.")
+
+
+def remove(user: str) -> None:
+    if exists(user):
+        run(["deluser", "--system", "--quiet", user], problem=f"Could not remove the user {user}.")
+    if group_exists(user):
+        run(["delgroup", "--system", "--quiet", user], problem=f"Could not remove the group {user}.")
+
+
+def ids(user: str) -> tuple[int, int]:
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
