@@ -19,8 +19,9 @@ from .state import NginxState
 
 class NginxServer:
     def __init__(self, paths: Paths, nginx_cmd: tuple[str, ...] = ("nginx",),
-                 use_systemd: bool | None = None):
+                 use_systemd: bool | None = None, listen: tuple[str, ...] = ("80", "[::]:80")):
         self.paths = paths
+        self.listen = listen
         self.state = NginxState(paths)
         self.nginx_cmd = nginx_cmd
         if use_systemd is None:
@@ -32,6 +33,9 @@ class NginxServer:
         template = string.Template((self.paths.templates / "nginx-site.conf").read_text())
         return template.substitute(
             name=site.name,
+            listen=";\n    listen ".join(self.listen),
+            access_log=self.paths.nginx_log(site.name, "access"),
+            error_log=self.paths.nginx_log(site.name, "error"),
             socket=self.paths.socket(site.name),
             server_names=" ".join(site.domains),
             static_locations=self._static_locations(site),

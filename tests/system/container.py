@@ -1,0 +1,549 @@
+"""Booted Debian 12 containers for the system tests (DESIGN.md §7, tier 3).
+
+A plain library, usable from pytest fixtures and from scripts (demo.py):
+
+    image = ensure_image(["postgresql"])            # cached mmdebstrap tarball
+    wheels = ensure_wheelhouse(["gunicorn==27.0.1"])  # cached wheels for offline pip
+    with Container(image, wheels) as ct:            # systemd as PID 1, private network
+        install_debs(ct, find_debs())
+        ct.run("mksite ...")
+        status, body = http(ct, "http://127.0.0.1/", host="hello.example.org")
+
+Needs root, mmdebstrap, systemd-nspawn (systemd-container) and nsenter (util-linux).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import importlib
+import importlib.util
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import re
+import time
+import uuid
+from pathlib import Path
+
+# Bump to force a rebuild of every cached image (e.g. after changing how images are made).
+IMAGE_VERSION = "1"
+SUITE = "bookworm"
+MIRROR = os.environ.get("PWS_MIRROR", "http://deb.debian.org/debian")
+BASE_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "nginx", "python3", "python3-venv", "curl",
+    "procps", "iproute2", "ca-certificates", "adduser", "diffutils", "less",
+)
+CACHE = Path("/var/cache/pws")
+IMAGES = CACHE / "images"
+WHEELHOUSE = CACHE / "wheelhouse"
+CT_WHEELHOUSE = "/var/cache/pws/wheelhouse"  # where the wheels are inside the container
+WORK_PARENT = Path("/var/tmp")
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "dist"
+
+# The environment of every command run in a container: nothing leaks in from the host
+# (this host sets PIP_FIND_LINKS, PIP_CERT, a pyenv PATH, ...).
+CT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+PIP_CONF = f"[global]\nno-index = true\nfind-links = {CT_WHEELHOUSE}\n"
+
+
+class ContainerError(RuntimeError):
+    """The container could not be built, booted or driven."""
+
+
+class CommandError(ContainerError):
+    """A command in the container exited non-zero (run(..., check=True))."""
+
+    def __init__(self, cmd, returncode: int, stdout: str, stderr: str):
+        self.cmd, self.returncode, self.stdout, self.stderr = cmd, returncode, stdout, stderr
+        super().__init__(
+            f"command {cmd!r} exited {returncode}\n"
+            f"--- stdout ---\n{stdout}--- stderr ---\n{stderr}"
+        )
+
+
+def log(msg: str) -> None:
+    print(f"[pws-system] {msg}", file=sys.stderr, flush=True)
+
+
+def _digest(items) -> str:
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:12]
+
+
+class _Lock:
+    """An exclusive flock on PATH, so two test runs don't build the same cache at once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+# ---------------------------------------------------------------- image
+
+
+def image_packages(extra=()) -> list[str]:
+    """The sorted, de-duplicated package list of an image: the base list plus EXTRA."""
+    return sorted(set(BASE_PACKAGES) | set(extra))
+
+
+def ensure_image(packages=()) -> Path:
+    """Return the cached tarball of a bookworm image with BASE_PACKAGES + PACKAGES, building it once."""
+    pkgs = image_packages(packages)
+    path = IMAGES / f"{SUITE}-{_digest([IMAGE_VERSION, SUITE, MIRROR, *pkgs])}.tar"
+    with _Lock(IMAGES / ".lock"):
+        if path.exists():
+            log(f"image {path} (cached)")
+            return path
+        _build_image(pkgs, path)
+    return path
+
+
+def _build_image(pkgs: list[str], path: Path) -> None:
+    log(f"building image {path.name}: {SUITE} + {','.join(pkgs)}")
+    started = time.monotonic()
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # mmdebstrap goes by the suffix
+    cmd = ["mmdebstrap", "--variant=apt", "--quiet", f"--include={','.join(pkgs)}",
+           SUITE, str(tmp), MIRROR]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ContainerError(f"mmdebstrap failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log(f"built image in {time.monotonic() - started:.1f} s")
+
+
+# ---------------------------------------------------------------- wheelhouse
+
+
+def _host_pip() -> list[str]:
+    """Debian's pip if installed (it targets the same CPython 3.11 as the container), else ours."""
+    debian = Path("/usr/bin/python3")
+    if debian.exists() and subprocess.run([debian, "-m", "pip", "--version"],
+                                          capture_output=True).returncode == 0:
+        return [str(debian), "-m", "pip"]
+    return [sys.executable, "-m", "pip"]
+
+
+def _target_flags(pip: list[str]) -> list[str]:
+    """Empty if pip runs on CPython 3.11/x86_64 (the container's); else ask for its wheels."""
+    probe = "import sys, platform; print(sys.version_info[:2] == (3, 11) and platform.machine())"
+    out = subprocess.run([*pip[:1], "-c", probe], capture_output=True, text=True).stdout.strip()
+    if out == "x86_64":
+        return []
+    return ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+            "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
+            "--platform", "manylinux_2_28_x86_64", "--platform", "linux_x86_64"]
+
+
+def _pip_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    if "PIP_CERT" in os.environ:  # the registry's TLS proxy CA (DESIGN.md §7)
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def ensure_wheelhouse(requirements) -> Path:
+    """Download REQUIREMENTS (and their dependencies) into WHEELHOUSE once; return it."""
+    reqs = sorted(set(requirements))
+    stamp = WHEELHOUSE / ".stamps" / _digest(reqs)
+    with _Lock(CACHE / ".wheelhouse.lock"):
+        if stamp.exists():
+            log(f"wheelhouse {WHEELHOUSE} (cached: {' '.join(reqs)})")
+            return WHEELHOUSE
+        log(f"downloading into {WHEELHOUSE}: {' '.join(reqs)}")
+        pip = _host_pip()
+        cmd = [*pip, "download", "--quiet", "--dest", str(WHEELHOUSE), *_target_flags(pip), *reqs]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_pip_env())
+        if proc.returncode != 0:
+            raise ContainerError(f"pip download failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text("\n".join(reqs) + "\n")
+    return WHEELHOUSE
+
+
+# ---------------------------------------------------------------- the container
+
+
+def _set_pdeathsig() -> None:
+    """In the nspawn child: get SIGTERM (= clean container shutdown) if the test process dies."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
+def _pid_ns(pid) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+class Container:
+    """A Debian image booted with systemd-nspawn (systemd as PID 1, private network).
+
+    Use as a context manager; __exit__ always stops it and removes its directory
+    (kept if PWS_KEEP_CONTAINER=1 is set).
+    """
+
+    def __init__(self, image: Path, wheelhouse: Path | None = None, name: str | None = None,
+                 boot_timeout: float = 60):
+        self.image, self.wheelhouse, self.boot_timeout = Path(image), wheelhouse, boot_timeout
+        self.name = name or f"pws-{uuid.uuid4().hex[:8]}"
+        self.workdir: Path | None = None
+        self.root: Path | None = None  # the container's / as a host directory
+        self.leader_pid: int | None = None  # the container's PID 1, seen from the host
+        self._nspawn: subprocess.Popen | None = None
+
+    # -- lifecycle
+
+    def __enter__(self) -> "Container":
+        try:
+            self._prepare()
+            self._boot()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self._remove()
+
+    def _prepare(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="pws-ct-", dir=WORK_PARENT))
+        self.root = self.workdir / "root"
+        self.root.mkdir()
+        started = time.monotonic()
+        tar = subprocess.run(["tar", "-C", str(self.root), "--numeric-owner", "--xattrs",
+                              "--xattrs-include=*", "-xpf", str(self.image)],
+                             capture_output=True, text=True)
+        if tar.returncode != 0:
+            raise ContainerError(f"cannot extract {self.image}:\n{tar.stderr}")
+        log(f"{self.name}: extracted {self.image.name} in {time.monotonic() - started:.1f} s")
+        (self.root / "etc/pip.conf").write_text(PIP_CONF)
+        (self.root / "etc/hostname").write_text(f"{self.name}\n")
+        if self.wheelhouse:
+            shutil.copytree(self.wheelhouse, self.root / CT_WHEELHOUSE.lstrip("/"),
+                            ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
+
+    def _boot(self) -> None:
+        started = time.monotonic()
+        self.log_path = self.workdir / "nspawn.log"
+        cmd = ["systemd-nspawn", "--quiet", "-D", str(self.root), "--boot", "--register=no",
+               "--keep-unit", "--private-network", f"--machine={self.name}",
+               "--console=passive"]
+        with open(self.log_path, "wb") as logf:
+            self._nspawn = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_set_pdeathsig)
+        deadline = started + self.boot_timeout
+        self.leader_pid = self._wait_for_leader(deadline)
+        state = self._wait_until_running(deadline)
+        log(f"{self.name}: booted ({state}) in {time.monotonic() - started:.1f} s")
+
+    def _fail(self, why: str):
+        raise ContainerError(f"{self.name}: {why}\n--- nspawn log (tail) ---\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except (AttributeError, OSError):
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _check_alive(self) -> None:
+        if self._nspawn.poll() is not None:
+            self._fail(f"systemd-nspawn exited with {self._nspawn.returncode} while booting")
+
+    def _wait_for_leader(self, deadline: float) -> int:
+        """The container's PID 1: the child of nspawn in a PID namespace of its own."""
+        own_ns = _pid_ns("self")
+        while time.monotonic() < deadline:
+            self._check_alive()
+            for kid in _children(self._nspawn.pid):
+                ns = _pid_ns(kid)
+                if ns and ns != own_ns:
+                    return kid
+            time.sleep(0.1)
+        self._fail("no container leader process appeared")
+
+    def _wait_until_running(self, deadline: float) -> str:
+        state = "unknown"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            left = max(1.0, deadline - time.monotonic())
+            try:
+                proc = self.run(["systemctl", "is-system-running", "--wait"], check=False,
+                                timeout=left)
+            except subprocess.TimeoutExpired:
+                break
+            state = proc.stdout.strip() or proc.stderr.strip()
+            if state in ("running", "degraded"):
+                return state
+            time.sleep(0.2)
+        self._fail(f"not running after {self.boot_timeout:g} s (last state: {state})")
+
+    def stop(self, timeout: float = 30) -> None:
+        """Power the container off: SIGTERM to nspawn, then SIGKILL (leader first) after TIMEOUT."""
+        proc, self._nspawn = self._nspawn, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            log(f"{self.name}: did not stop within {timeout:.0f} s, killing it")
+        if self.leader_pid:  # killing a PID namespace's init kills everything in it
+            try:
+                os.kill(self.leader_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.kill()
+        proc.wait()
+
+    @property
+    def nspawn_pid(self) -> int | None:
+        return self._nspawn.pid if self._nspawn else None
+
+    @property
+    def running(self) -> bool:
+        return self._nspawn is not None and self._nspawn.poll() is None
+
+    def _remove(self) -> None:
+        if self.workdir is None:
+            return
+        if os.environ.get("PWS_KEEP_CONTAINER") == "1":
+            log(f"{self.name}: kept {self.workdir} (PWS_KEEP_CONTAINER=1)")
+            return
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = None
+
+    # -- driving it
+
+    def _argv(self, cmd) -> list[str]:
+        if not self.running:
+            raise ContainerError(f"{self.name} is not running")
+        inner = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(c) for c in cmd]
+        return ["nsenter", "-t", str(self.leader_pid), "-a", "--", *inner]
+
+    def _exec(self, cmd, input, timeout, env, text):
+        """Run CMD in the container; on timeout kill its whole process group."""
+        proc = subprocess.Popen(
+            self._argv(cmd), env={**CT_ENV, **(env or {})}, text=text,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+    def run(self, cmd, check: bool = True, input: str | None = None, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run CMD (a str goes through /bin/sh -c, a list is exec'd) as root in the container.
+
+        Returns a CompletedProcess with text stdout/stderr; raises CommandError if CHECK and
+        it fails, subprocess.TimeoutExpired after TIMEOUT s. ENV is added to CT_ENV.
+        """
+        proc = self._exec(cmd, input, timeout, env, text=True)
+        if check and proc.returncode != 0:
+            raise CommandError(cmd, proc.returncode, proc.stdout, proc.stderr)
+        return proc
+
+    def _untar(self, data: bytes) -> None:
+        proc = self._exec(["tar", "-C", "/", "-xf", "-"], data, 300, None, text=False)
+        if proc.returncode != 0:
+            raise CommandError("tar -C / -xf -", proc.returncode, "", proc.stderr.decode())
+
+    @staticmethod
+    def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    def copy_in(self, host_path, ct_path: str) -> None:
+        """Copy a host file or directory tree to CT_PATH (its new name), owned by root.
+
+        Goes through tar inside the container, so it lands in the container's view of the
+        file system (tmpfs mounts such as /tmp and /run included).
+        """
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(host_path), arcname=ct_path.lstrip("/"), filter=self._as_root)
+        self._untar(buf.getvalue())
+
+    def write_file(self, ct_path: str, content: str | bytes, mode: int = 0o644) -> None:
+        """Create or replace CT_PATH (parents too) with CONTENT, owned by root."""
+        data = content.encode() if isinstance(content, str) else content
+        info = self._as_root(tarfile.TarInfo(ct_path.lstrip("/")))
+        info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.addfile(info, io.BytesIO(data))
+        self._untar(buf.getvalue())
+
+    def read_file(self, ct_path: str) -> str:
+        """The text of CT_PATH as the container sees it (its symlinks and mounts)."""
+        return self.run(["cat", "--", ct_path]).stdout
+
+    def exists(self, ct_path: str) -> bool:
+        """Whether CT_PATH exists in the container (a symlink counts, even dangling)."""
+        return self.run(["sh", "-c", 'test -e "$1" || test -L "$1"', "-", ct_path],
+                        check=False).returncode == 0
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def find_debs(dist: Path = DIST) -> list[Path]:
+    """The built packages, dist/*.deb (empty if none)."""
+    return sorted(dist.glob("*.deb"))
+
+
+def deb_dependencies(debs) -> list[str]:
+    """Package names the DEBS depend on (first alternative, versions dropped), minus the DEBS.
+
+    Put these in the image, so `apt-get install ./x.deb` needs no network.
+    """
+    names, deps = set(), set()
+    for deb in debs:
+        fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Pre-Depends", "Depends"],
+                                capture_output=True, text=True, check=True).stdout
+        for line in fields.splitlines():
+            key, _, value = line.partition(":")
+            if key == "Package":
+                names.add(value.strip())
+            else:
+                deps.update(_first_alternatives(value))
+    return sorted(deps - names)
+
+
+def _first_alternatives(value: str):
+    for clause in value.split(","):
+        first = clause.split("|")[0].split("(")[0].strip()
+        if first:
+            yield first.split(":")[0]
+
+
+def install_debs(ct: Container, debs) -> subprocess.CompletedProcess:
+    """Copy DEBS into the container and `apt-get install` them (no network: deps must be in the image)."""
+    debs = [Path(d) for d in debs]
+    if not debs:
+        raise ContainerError("no .deb to install (run make deb first)")
+    ct.run(["mkdir", "-p", "/root/debs"])
+    for deb in debs:
+        ct.copy_in(deb, f"/root/debs/{deb.name}")
+    cmd = ["apt-get", "install", "-y",
+           *(f"/root/debs/{d.name}" for d in debs)]
+    proc = ct.run(cmd, check=False)
+    if proc.returncode != 0:
+        raise ContainerError(
+            f"{' '.join(cmd)} failed ({proc.returncode}); the container has no network, so every "
+            f"dependency must be in the image (see deb_dependencies)\n"
+            f"--- stdout ---\n{proc.stdout}--- stderr ---\n{proc.stderr}")
+    return proc
+
+
+def http(ct: Container, url: str, host: str | None = None, timeout: float = 5) -> tuple[int, str]:
+    """GET URL with curl inside the container: (status, body); (0, curl's error) if no answer."""
+    cmd = ["curl", "-sS", "--max-time", str(timeout), "-w", "\n%{http_code}"]
+    if host:
+        cmd += ["-H", f"Host: {host}"]
+    proc = ct.run([*cmd, url], check=False, timeout=timeout + 10)
+    body, _, code = proc.stdout.rpartition("\n")
+    if proc.returncode != 0 or not code.isdigit() or code == "000":
+        return 0, proc.stderr.strip()
+    return int(code), body
+
+
+# ---------------------------------------------------------------- what this project's tests need
+
+# Packages the image needs besides BASE_PACKAGES and the debs' own dependencies.
+EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ()
+# Framework versions for the sites the tests create (unless pws.pins pins the same name).
+TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1")
+DEFAULT_PINS = ("gunicorn==27.0.1",)
+
+
+def system_image_packages() -> list[str]:
+    """The extra packages of the system-test image: EXTRA_IMAGE_PACKAGES + what dist/*.deb need."""
+    return sorted({*EXTRA_IMAGE_PACKAGES, *deb_dependencies(find_debs())})
+
+
+def site_requirements() -> list[str]:
+    """The wheelhouse's requirements: pws.pins, plus TEST_REQUIREMENTS for names it doesn't pin."""
+    pinned = pinned_requirements()
+    names = {requirement_name(r) for r in pinned}
+    return pinned + [r for r in TEST_REQUIREMENTS if requirement_name(r) not in names]
+
+
+def requirement_name(req: str) -> str:
+    return re.split(r"[=<>!~\[; ]", req, 1)[0].strip().lower().replace("_", "-")
+
+
+def _load_pins():
+    try:
+        return importlib.import_module("pws.pins")
+    except ImportError:
+        pass
+    path = REPO / "src/pws/pins.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("_pws_pins", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pinned_requirements() -> list[str]:
+    """Every "name==version" string (alone or in a tuple/list) at the top of pws.pins."""
+    pins = _load_pins()
+    if pins is None:
+        return list(DEFAULT_PINS)
+    found = []
+    for name, value in vars(pins).items():
+        if name.startswith("_"):
+            continue
+        values = value if isinstance(value, (tuple, list)) else [value]
+        found += [v for v in values if isinstance(v, str) and "==" in v and v not in found]
+    return found or list(DEFAULT_PINS)
