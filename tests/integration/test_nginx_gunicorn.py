@@ -41,9 +41,9 @@ def test_site_is_served_through_nginx_by_gunicorn(hello, private_nginx):
     site, deployer = hello
     web, port = private_nginx
     web.install(site)
-    status, body, _ = wait_for(lambda: (r := get(port, "hello.example.org", "/x"))[0] == 200 and r,
-                               "the site through nginx")
-    assert body == "APP /x via 127.0.0.1"
+    status, body, _ = wait_for(lambda: (r := get(port, "hello.example.org", "/x"))[1] != "admin site\n" and r,
+                               "nginx to load the site's vhost")
+    assert (status, body) == (200, "APP /x via 127.0.0.1")
     assert get(port, "admin.example.org")[1] == "admin site\n"
 
 
