@@ -135,6 +135,29 @@ def _build_image(pkgs: list[str], path: Path) -> None:
     log(f"built image in {time.monotonic() - started:.1f} s")
 
 
+def ensure_tree(image: Path) -> Path:
+    """The image extracted once, next to it, as the read-only lower layer of every container."""
+    tree = image.with_suffix(".tree")
+    with _Lock(IMAGES / ".lock"):
+        if not tree.exists():
+            _extract(image, tree)
+    return tree
+
+
+def _extract(image: Path, tree: Path) -> None:
+    started = time.monotonic()
+    tmp = tree.with_name(f".tmp-{os.getpid()}-{tree.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    tar = subprocess.run(["tar", "-C", str(tmp), "--numeric-owner", "--xattrs",
+                          "--xattrs-include=*", "-xpf", str(image)], capture_output=True, text=True)
+    if tar.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ContainerError(f"cannot extract {image}:\n{tar.stderr}")
+    os.rename(tmp, tree)
+    log(f"extracted {image.name} in {time.monotonic() - started:.1f} s")
+
+
 # ---------------------------------------------------------------- wheelhouse
 
 
@@ -226,8 +249,8 @@ class Container:
                  boot_timeout: float = 60):
         self.image, self.wheelhouse, self.boot_timeout = Path(image), wheelhouse, boot_timeout
         self.name = name or f"pws-{uuid.uuid4().hex[:8]}"
-        self.workdir: Path | None = None
-        self.root: Path | None = None  # the container's / as a host directory
+        self.workdir: Path | None = None  # upper/ holds what the container changed
+        self.lower: Path | None = None  # the shared, read-only image tree
         self.leader_pid: int | None = None  # the container's PID 1, seen from the host
         self._nspawn: subprocess.Popen | None = None
 
@@ -247,32 +270,35 @@ class Container:
         self._remove()
 
     def _prepare(self) -> None:
+        """Make the container's writable layer: its own files, over the shared image tree."""
+        self.lower = ensure_tree(self.image)
         self.workdir = Path(tempfile.mkdtemp(prefix="pws-ct-", dir=WORK_PARENT))
-        self.root = self.workdir / "root"
-        self.root.mkdir()
-        started = time.monotonic()
-        tar = subprocess.run(["tar", "-C", str(self.root), "--numeric-owner", "--xattrs",
-                              "--xattrs-include=*", "-xpf", str(self.image)],
-                             capture_output=True, text=True)
-        if tar.returncode != 0:
-            raise ContainerError(f"cannot extract {self.image}:\n{tar.stderr}")
-        log(f"{self.name}: extracted {self.image.name} in {time.monotonic() - started:.1f} s")
-        (self.root / "etc/pip.conf").write_text(PIP_CONF)
-        (self.root / "etc/hostname").write_text(f"{self.name}\n")
+        for sub in ("upper", "ovl", "root"):
+            (self.workdir / sub).mkdir()
+        upper = self.workdir / "upper"
+        (upper / "etc").mkdir()
+        (upper / "etc/pip.conf").write_text(PIP_CONF)
+        (upper / "etc/hostname").write_text(f"{self.name}\n")
         if self.wheelhouse:
-            shutil.copytree(self.wheelhouse, self.root / CT_WHEELHOUSE.lstrip("/"),
-                            ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
+            shutil.copytree(self.wheelhouse, upper / CT_WHEELHOUSE.lstrip("/"),
+                            ignore=shutil.ignore_patterns(".*"))
+
+    def _nspawn_cmd(self) -> list[str]:
+        """nspawn on an overlay mounted in a mount namespace of its own: it goes when nspawn does."""
+        w = self.workdir
+        mount = (f'mount -t overlay overlay -o "lowerdir={self.lower},upperdir={w}/upper,'
+                 f'workdir={w}/ovl" "{w}/root" && exec "$0" "$@"')
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", mount,
+                "systemd-nspawn", "--quiet", "-D", str(w / "root"), "--boot", "--register=no",
+                "--keep-unit", "--private-network", f"--machine={self.name}", "--console=passive"]
 
     def _boot(self) -> None:
         started = time.monotonic()
         self.log_path = self.workdir / "nspawn.log"
-        cmd = ["systemd-nspawn", "--quiet", "-D", str(self.root), "--boot", "--register=no",
-               "--keep-unit", "--private-network", f"--machine={self.name}",
-               "--console=passive"]
         with open(self.log_path, "wb") as logf:
-            self._nspawn = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                            stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_set_pdeathsig)
+            self._nspawn = subprocess.Popen(self._nspawn_cmd(), stdin=subprocess.DEVNULL,
+                                            stdout=logf, stderr=subprocess.STDOUT,
+                                            start_new_session=True, preexec_fn=_set_pdeathsig)
         deadline = started + self.boot_timeout
         self.leader_pid = self._wait_for_leader(deadline)
         state = self._wait_until_running(deadline)

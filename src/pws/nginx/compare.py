@@ -21,7 +21,7 @@ class PathState:
     @property
     def verdict(self) -> str:
         b, w, c = self.base, self.written, self.current
-        if w is None:
+        if w is None or (w.same_state(b) and c.same_state(b)):
             return "unchanged" if c.same_state(b) else "changed by the admin"
         what = ("created" if b.type == ABSENT else "removed" if w.type == ABSENT else "changed")
         if c.same_state(w):
