@@ -409,7 +409,10 @@ class Container:
         """Run CMD (a str goes through /bin/sh -c, a list is exec'd) as root in the container.
 
         Returns a CompletedProcess with text stdout/stderr; raises CommandError if CHECK and
-        it fails, subprocess.TimeoutExpired after TIMEOUT s. ENV is added to CT_ENV.
+        it fails, subprocess.TimeoutExpired after TIMEOUT s (its processes killed). ENV is
+        added to CT_ENV. A process left in the background must not keep stdout/stderr open
+        (`cmd >/dev/null 2>&1 &`), or run() waits for it; better, start it as a unit
+        (`systemd-run --unit=NAME ...`).
         """
         proc = self._exec(cmd, input, timeout, env, text=True)
         if check and proc.returncode != 0:

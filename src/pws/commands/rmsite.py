@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 
@@ -59,6 +60,8 @@ def _remove_home(env: Env, name: str, delete_source: bool) -> None:
     home = env.paths.site_home(name)
     if delete_source:
         shutil.rmtree(home, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            home.parent.rmdir()  # /srv/pws, once its last site is gone
         return
     for derived in ("venv", "static"):
         shutil.rmtree(home / derived, ignore_errors=True)
