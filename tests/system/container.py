@@ -46,7 +46,7 @@ WHEELHOUSE = CACHE / "wheelhouse"
 CT_WHEELHOUSE = "/var/cache/pws/wheelhouse"  # where the wheels are inside the container
 WORK_PARENT = Path("/var/tmp")
 REPO = Path(__file__).resolve().parents[2]
-DIST = REPO / "dist"
+DIST = REPO / os.environ.get("DIST", "dist")  # the Makefile exports DIST
 
 # The environment of every command run in a container: nothing leaks in from the host
 # (this host sets PIP_FIND_LINKS, PIP_CERT, a pyenv PATH, ...).
@@ -108,7 +108,7 @@ def image_packages(extra=()) -> list[str]:
 
 
 def ensure_image(packages=()) -> Path:
-    """Return the cached tarball of a bookworm image with BASE_PACKAGES + PACKAGES, building it once."""
+    """The cached tarball of a bookworm image with BASE_PACKAGES + PACKAGES (built once)."""
     pkgs = image_packages(packages)
     path = IMAGES / f"{SUITE}-{_digest([IMAGE_VERSION, SUITE, MIRROR, *pkgs])}.tar"
     with _Lock(IMAGES / ".lock"):
@@ -129,6 +129,7 @@ def _build_image(pkgs: list[str], path: Path) -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise ContainerError(f"mmdebstrap failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        shutil.rmtree(path.with_suffix(".tree"), ignore_errors=True)  # extracted from an older one
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -266,8 +267,10 @@ class Container:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
-        self._remove()
+        try:
+            self.stop()
+        finally:
+            self._remove()
 
     def _prepare(self) -> None:
         """Make the container's writable layer: its own files, over the shared image tree."""
@@ -284,7 +287,7 @@ class Container:
                             ignore=shutil.ignore_patterns(".*"))
 
     def _nspawn_cmd(self) -> list[str]:
-        """nspawn on an overlay mounted in a mount namespace of its own: it goes when nspawn does."""
+        """nspawn on an overlay mounted in a mount namespace of its own (gone with nspawn)."""
         w = self.workdir
         mount = (f'mount -t overlay overlay -o "lowerdir={self.lower},upperdir={w}/upper,'
                  f'workdir={w}/ovl" "{w}/root" && exec "$0" "$@"')
@@ -349,21 +352,26 @@ class Container:
     def stop(self, timeout: float = 30) -> None:
         """Power the container off: SIGTERM to nspawn, then SIGKILL (leader first) after TIMEOUT."""
         proc, self._nspawn = self._nspawn, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-            return
-        except subprocess.TimeoutExpired:
-            log(f"{self.name}: did not stop within {timeout:.0f} s, killing it")
-        if self.leader_pid:  # killing a PID namespace's init kills everything in it
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
             try:
-                os.kill(self.leader_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name}: did not stop within {timeout:g} s, killing it")
+        self._kill_leader()  # a no-op after a clean stop
         proc.kill()
         proc.wait()
+
+    def _kill_leader(self) -> None:
+        """SIGKILL the container's PID 1 if it outlived nspawn: that ends every process in it."""
+        if not self.leader_pid or _pid_ns(self.leader_pid) in (None, _pid_ns("self")):
+            return
+        try:
+            os.kill(self.leader_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     @property
     def nspawn_pid(self) -> int | None:
@@ -495,7 +503,10 @@ def _first_alternatives(value: str):
 
 
 def install_debs(ct: Container, debs) -> subprocess.CompletedProcess:
-    """Copy DEBS into the container and `apt-get install` them (no network: deps must be in the image)."""
+    """Copy DEBS into the container and `apt-get install -y` them.
+
+    The container has no network: every dependency must be in the image (deb_dependencies).
+    """
     debs = [Path(d) for d in debs]
     if not debs:
         raise ContainerError("no .deb to install (run make deb first)")
@@ -551,17 +562,17 @@ def requirement_name(req: str) -> str:
 
 
 def _load_pins():
+    """This checkout's src/pws/pins.py (an installed pws may come from elsewhere), else pws.pins."""
+    path = REPO / "src/pws/pins.py"
+    if path.exists():
+        spec = importlib.util.spec_from_file_location("_pws_pins", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
     try:
         return importlib.import_module("pws.pins")
     except ImportError:
-        pass
-    path = REPO / "src/pws/pins.py"
-    if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location("_pws_pins", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def pinned_requirements() -> list[str]:

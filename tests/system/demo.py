@@ -63,11 +63,12 @@ def demo(ct: Container, debs) -> bool:
 
 
 def diagnose(ct: Container) -> None:
-    show(ct, f"journalctl --no-pager -n 40 -u 'pws-site@{SITE}.*'")
+    show(ct, f"journalctl --no-pager -n 40 -u pws-site@{SITE}.socket -u pws-site@{SITE}.service")
     show(ct, f"tail -n 20 /var/log/nginx/error.log /var/log/nginx/pws-{SITE}.error.log")
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # keep the transcript in order with the log lines
     debs = container.find_debs()
     if not debs:
         print(f"no .deb in {container.DIST}: run make deb first", file=sys.stderr)

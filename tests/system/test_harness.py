@@ -41,7 +41,8 @@ def test_run_raises_with_command_output(bare_ct):
     with pytest.raises(container.CommandError) as caught:
         bare_ct.run("echo out; echo err >&2; exit 3")
     assert caught.value.returncode == 3
-    assert "exit 3" in str(caught.value) and "out" in str(caught.value) and "err" in str(caught.value)
+    message = str(caught.value)
+    assert "exit 3" in message and "out" in message and "err" in message
 
 
 def test_run_environment_is_clean(bare_ct):
