@@ -5,10 +5,11 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import __version__
+from . import __version__, formulae
 from .commands import control, mksite, nginx_cmd, rmsite, sites
 from .environment import Env
 from .errors import PwsError
+from .paths import Paths
 
 EPILOG = "Sites are defined in /etc/pws/sites/NAME.toml. See pws(8), mksite(8), rmsite(8)."
 
@@ -26,10 +27,17 @@ def _dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return 130
 
 
+def _installed_formulae() -> list[formulae.Formula]:
+    paths = Paths.from_env()
+    return [formulae.load(name, paths) for name in formulae.available(paths)]
+
+
 def mksite_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mksite", epilog=EPILOG,
                                      description="Make a Python web site live behind nginx.")
     mksite.add_arguments(parser)
+    for formula in _installed_formulae():
+        formula.add_arguments(parser)
     parser.set_defaults(handler=mksite.run)
     return parser
 
@@ -72,6 +80,9 @@ def pws_parser() -> argparse.ArgumentParser:
     apply = _add(sub, "apply", control.run_apply,
                  "re-derive a site's venv, config, units and vhost from its site.toml", site="one-or-all")
     apply.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    for formula in _installed_formulae():
+        for name, text, add_arguments, handler in formula.commands():
+            add_arguments(_add(sub, name, handler, text))
     nginx = sub.add_parser("nginx", help="what pws changed in /etc/nginx",
                            description="What pws changed in /etc/nginx, and what the admin changed since.")
     nginx_sub = nginx.add_subparsers(metavar="ACTION", required=True)

@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pins, users, venv
+from . import pins, site as sitemod, users, venv
 from .formulae import Context, Formula
 from .fsutil import remove_path, write_atomic
 from .nginx.server import NginxServer, static_target
@@ -29,9 +29,13 @@ class Deployer:
     services: ServiceManager
 
     # --- files derived from the site
-    def render_gunicorn(self, site: Site) -> str:
+    def render_gunicorn(self, site: Site, extra: dict[str, object] | None = None) -> str:
         template = string.Template((self.paths.templates / "gunicorn.conf.py").read_text())
-        return template.substitute(
+        extra_lines = "".join(f"{key} = {value!r}\n" for key, value in (extra or {}).items())
+        return template.substitute(**self._gunicorn_values(site)) + extra_lines
+
+    def _gunicorn_values(self, site: Site) -> dict[str, object]:
+        return dict(
             name=site.name,
             wsgi_app=repr(site.app),
             app_dir=repr(str(self.paths.app_dir(site.name))),
@@ -42,20 +46,29 @@ class Deployer:
             proc_name=repr(f"pws-{site.name}"),
         )
 
-    def write_gunicorn(self, site: Site, tx: Transaction) -> None:
-        path = self.paths.gunicorn_conf(site.name)
-        tx.on_rollback(f"remove {path}", lambda: remove_path(path))
-        write_atomic(path, self.render_gunicorn(site), 0o644)
+    def write_gunicorn(self, ctx: Context, formula: Formula) -> None:
+        path = self.paths.gunicorn_conf(ctx.site.name)
+        ctx.tx.on_rollback(f"remove {path}", lambda: remove_path(path))
+        write_atomic(path, self.render_gunicorn(ctx.site, formula.gunicorn_settings(ctx)), 0o644)
 
     def install_requirements(self, site: Site, formula: Formula, ctx: Context) -> None:
         app = self.paths.app_dir(site.name)
         files = [app / "requirements.txt"] if (app / "requirements.txt").is_file() else []
         project = app if (app / "pyproject.toml").is_file() else None
-        packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx), *site.requirements]
+        db = ctx.database
+        packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx),
+                    *(db.python_requirements() if db else []), *site.requirements]
         with self.ui.step(f"installing {len(packages)} package(s)"
                           f"{' + the project requirements' if files or project else ''} into the venv"):
             venv.pip_install(self.paths.venv_dir(site.name), self.paths.pip_cache,
                              packages=packages, requirement_files=files, project=project)
+
+    def write_env(self, ctx: Context, formula: Formula) -> None:
+        env = {"PWS_SITE": ctx.site.name}
+        if ctx.database:
+            env["DATABASE_URL"] = ctx.database.settings(ctx.site)["URL"]
+        env.update(formula.env(ctx))
+        ctx.secrets.write_env(env)
 
     def sync_static(self, site: Site) -> None:
         """Copy each static dir of the project where nginx serves it from (no code there)."""
@@ -91,13 +104,14 @@ class Deployer:
         ctx = Context(site, self.paths, self.ui, tx)
         if not fresh:
             self.install_requirements(site, formula, ctx)
-        formula.configure(ctx)
         self.set_permissions(site)
-        venv.check_app(self.paths.venv_dir(site.name), self.paths.app_dir(site.name), site.app,
-                       site.user)
+        self.write_env(ctx, formula)
+        formula.configure(ctx)
+        sitemod.save(self.paths, site)  # the formula may have filled in derived fields
+        formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         self.sync_static(site)
-        self.write_gunicorn(site, tx)
+        self.write_gunicorn(ctx, formula)
         tx.on_rollback("stop the site's service", lambda: self.services.uninstall(site.name))
         with self.ui.step("starting gunicorn" if fresh else "reloading gunicorn"):
             self.services.install(site.name)

@@ -2,3 +2,10 @@
 
 GUNICORN = "gunicorn==27.0.1"
 SITE_BASE_REQUIREMENTS = (GUNICORN,)
+
+# Frameworks for new projects (an adopted project's own requirements take precedence).
+DJANGO = "django==5.2.19"
+FLASK = "flask==3.1.3"
+PYRAMID = "pyramid==2.1"
+# PostgreSQL driver, installed into a site's venv when it uses --db postgresql.
+PSYCOPG = "psycopg[binary]==3.3.9"

@@ -23,8 +23,12 @@ class Site:
     domains: list[str]
     requirements: list[str] = field(default_factory=list)
     static: dict[str, str] = field(default_factory=dict)  # URL prefix -> dir inside the project
+    # URL prefix -> dir under the site home that nginx serves as it is (formulae fill it,
+    # e.g. Django's STATIC_ROOT and MEDIA_ROOT); `static` dirs are copied there by pws.
+    aliases: dict[str, str] = field(default_factory=dict)
     workers: int = 2
     timeout: int = 30
+    database: str = ""  # "", "sqlite" or "postgresql"
     source: str = ""  # where the project was copied from, for the record
     options: dict[str, str] = field(default_factory=dict)  # formula-specific settings
 
@@ -38,7 +42,7 @@ class Site:
         self.domains = [validate.domain(d) for d in self.domains]
         if not self.domains:
             raise InvalidInput(f"Site '{self.name}' has no domain.", "add one with --domain.")
-        for url, directory in self.static.items():
+        for url, directory in {**self.static, **self.aliases}.items():
             validate.static_mapping(f"{url}={directory}")
         if not (1 <= self.workers <= 64 and 1 <= self.timeout <= 3600):
             raise InvalidInput(f"Site '{self.name}': workers or timeout out of range.",

@@ -54,7 +54,7 @@ def check_app(venv: Path, app_dir: Path, spec: str, user: str | None) -> None:
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
     proc = subprocess.run(cmd, cwd=app_dir, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(app_dir), "HOME": str(app_dir)})
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(app_dir), "HOME": str(app_dir)})
     if proc.returncode == 3:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InvalidInput(f"The app {spec!r} does not import: {last}",

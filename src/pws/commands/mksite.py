@@ -5,7 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .. import formulae, probe, site as sitemod, users, validate, venv
+from .. import databases, formulae, probe, site as sitemod, users, validate, venv
 from ..environment import Env
 from ..errors import InvalidInput, NotReady
 from ..site import Site
@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--timeout", type=int, default=30,
                         help="seconds before a stuck request's worker is restarted (default 30)")
+    parser.add_argument("--db", choices=databases.KINDS,
+                        help="the site's database (default: sqlite for django, none for wsgi)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -65,7 +67,8 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
     static.update(detected.get("static", {}))
     site = Site(name=name, formula=formula.name, app=app, domains=domains,
                 requirements=list(args.requirement), static=static, workers=args.workers,
-                timeout=args.timeout, source=str(source or ""), options=detected.get("options", {}))
+                timeout=args.timeout, source=str(source or ""), options=detected.get("options", {}),
+                database=args.db or formula.default_db)
     return site.check() if site.app or not source else site
 
 
@@ -114,6 +117,9 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
                             ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", "venv"))
     else:
         paths.app_dir(site.name).mkdir()
+    if ctx.database:
+        with ui.step(f"creating the {ctx.database.describe(site)}"):
+            ctx.database.create(site, tx)
     with ui.step("creating the venv"):
         venv.create(paths.venv_dir(site.name))
     if not source:

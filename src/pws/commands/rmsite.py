@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 
-from .. import formulae, site as sitemod, users
+from .. import databases, formulae, site as sitemod, users
 from ..environment import Env
 from ..fsutil import remove_path
 from ..transaction import Transaction
@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also delete the project source and data (media/, data/)")
     source.add_argument("--keep-source", dest="delete_source", action="store_false",
                         help="keep the source and data in /srv/pws/NAME (the default)")
+    data = parser.add_argument_group("the site's database (asked in this order when not given)")
+    data.add_argument("--drop-tables", action="store_true", default=None, help="drop its tables")
+    data.add_argument("--drop-database", action="store_true", default=None, help="drop the database")
+    data.add_argument("--drop-owner", action="store_true", default=None,
+                      help="drop the database's owner role")
+    data.add_argument("--keep-data", action="store_true",
+                      help="drop nothing of the database (the default without a terminal)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -31,6 +38,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     if delete_source is None:
         delete_source = ui.confirm(f"Delete the source and data in {home}?", default=False,
                                    flag="--delete-source/--keep-source")
+    drops = _database_choices(args, env, site)
     formula = _formula_or_none(env, site.formula)
     if formula:
         formula.remove(formulae.Context(site, paths, ui, Transaction()), args)
@@ -38,14 +46,46 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.services.uninstall(site.name)
     with ui.step("removing the nginx vhost"):
         env.web.remove(site.name)
+    _drop_database(env, site, drops)
     for path in (paths.gunicorn_conf(site.name),):
         remove_path(path)
     shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True)
-    _remove_home(env, site.name, delete_source)
+    keep_data = site.database == "sqlite" and "database" not in drops
+    _remove_home(env, site.name, delete_source, keep_data)
     users.remove(site.user)
     paths.site_file(site.name).unlink()
-    ui.say(f"Site '{site.name}' removed." + ("" if delete_source else f" Source and data kept in {home}."))
+    kept = "" if not home.exists() else f" Kept in {home}: {', '.join(sorted(p.name for p in home.iterdir()))}."
+    ui.say(f"Site '{site.name}' removed.{kept}")
     return 0
+
+
+def _database_choices(args, env: Env, site) -> list[str]:
+    """Which of tables, database, owner to drop: flags, else questions in that order."""
+    db = databases.for_site(site, env.paths)
+    if db is None or args.keep_data:
+        return []
+    levels = [("tables", "drop_tables"), ("database", "drop_database"), ("owner", "drop_owner")]
+    if db.kind == "sqlite":
+        levels = levels[:2]
+    # Dropping the database implies its tables; dropping the owner implies both.
+    deepest = max((i for i, (_, flag) in enumerate(levels) if getattr(args, flag)), default=-1)
+    chosen = [what for what, _ in levels[:deepest + 1]]
+    for what, flag in levels[deepest + 1:]:
+        if not env.ui.confirm(f"Drop the {what} of {db.describe(site)}?", default=False,
+                              flag=f"--{flag.replace('_', '-')}"):
+            break
+        chosen.append(what)
+    return chosen
+
+
+def _drop_database(env: Env, site, drops: list[str]) -> None:
+    db = databases.for_site(site, env.paths)
+    if db is None:
+        return
+    for what in drops:
+        env.ui.say(getattr(db, f"drop_{what}")(site))
+    if "database" not in drops:
+        env.ui.say(f"Kept: {db.describe(site)} ({', '.join(drops) or 'nothing'} dropped).")
 
 
 def _formula_or_none(env: Env, name: str):
@@ -56,15 +96,17 @@ def _formula_or_none(env: Env, name: str):
         return None
 
 
-def _remove_home(env: Env, name: str, delete_source: bool) -> None:
+def _remove_home(env: Env, name: str, delete_source: bool, keep_data: bool) -> None:
+    """Derived dirs always go; the source too if asked; data/ (SQLite) only with its drop."""
     home = env.paths.site_home(name)
-    if delete_source:
-        shutil.rmtree(home, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            home.parent.rmdir()  # /srv/pws, once its last site is gone
-        return
-    for derived in ("venv", "static"):
-        shutil.rmtree(home / derived, ignore_errors=True)
+    doomed = ["venv", "static"] + (["app", "media"] if delete_source else [])
+    if not keep_data and delete_source:
+        doomed.append("data")
+    for sub in doomed:
+        shutil.rmtree(home / sub, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        home.rmdir()  # empty once nothing was kept
+        home.parent.rmdir()  # /srv/pws, once its last site is gone
     if home.is_dir():  # the site user is about to go: hand what is kept to root
         for dirpath, dirnames, filenames in os.walk(home):
             for entry in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:

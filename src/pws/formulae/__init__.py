@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import databases
 from ..errors import InvalidInput, PwsError
 from ..paths import Paths
+from ..runner import run
+from ..secrets_store import SecretsStore
 from ..site import Site
 from ..transaction import Transaction
 from ..ui import UI
@@ -32,11 +36,42 @@ class Context:
     def venv(self) -> Path:
         return self.paths.venv_dir(self.site.name)
 
+    @property
+    def home(self) -> Path:
+        return self.paths.site_home(self.site.name)
+
+    @property
+    def secrets(self) -> SecretsStore:
+        return SecretsStore(self.paths, self.site)
+
+    @property
+    def database(self) -> "databases.Database | None":
+        return databases.for_site(self.site, self.paths)
+
+    def site_env(self) -> dict[str, str]:
+        """The environment the app runs with (also written as the unit's EnvironmentFile)."""
+        path = self.paths.secrets_dir(self.site.name) / "env"
+        if not path.exists():
+            return {}
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+    def run_as_site(self, argv: list[str], *, problem: str, fix: str = "", cwd: Path | None = None,
+                    capture: bool = True):
+        """Run argv as the site user, in the site's venv and environment, from the app dir."""
+        env = {"PATH": f"{self.venv}/bin:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
+               **self.site_env()}
+        cmd = ["runuser", "-u", self.site.user, "--", "env", "-i",
+               *(f"{k}={v}" for k, v in env.items()), *argv]
+        if not capture:
+            return subprocess.run(cmd, cwd=cwd or self.app_dir).returncode
+        return run(cmd, cwd=cwd or self.app_dir, problem=problem, fix=fix, timeout=1800)
+
 
 class Formula:
     """Defaults shared by every formula; a formula overrides what its framework needs."""
 
     name = "base"
+    default_db = ""  # the database a new site gets without --db
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Formula-specific mksite flags."""
@@ -53,8 +88,25 @@ class Formula:
         """Packages the framework itself needs in the site venv (besides the project's)."""
         return []
 
+    def env(self, ctx: Context) -> dict[str, str]:
+        """Environment variables the app needs (e.g. DJANGO_SETTINGS_MODULE)."""
+        return {}
+
+    def commands(self) -> list[tuple[str, str, object, object]]:
+        """Extra `pws` subcommands: (name, help, add_arguments(parser), run(args, env))."""
+        return []
+
     def configure(self, ctx: Context) -> None:
         """Framework settings for this site (e.g. Django's generated override module)."""
+
+    def check_app(self, ctx: Context) -> None:
+        """Fail clearly, before anything is served, if the app does not load."""
+        from .. import venv
+        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user)
+
+    def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
+        """Extra gunicorn settings (e.g. paste for ini-based apps)."""
+        return {}
 
     def deploy_hooks(self, ctx: Context) -> None:
         """Run after code or settings change (migrate, collectstatic), as the site user."""

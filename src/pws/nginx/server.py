@@ -44,8 +44,9 @@ class NginxServer:
 
     def _static_locations(self, site: Site) -> str:
         blocks = []
-        for url in sorted(site.static):
-            target = static_target(self.paths, site.name, url)
+        targets = {url: static_target(self.paths, site.name, url) for url in site.static}
+        targets.update({url: self.paths.site_home(site.name) / d for url, d in site.aliases.items()})
+        for url, target in sorted(targets.items()):
             blocks.append(
                 f"    location {url} {{\n"
                 f"        alias {target}/;\n"

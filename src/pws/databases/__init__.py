@@ -1,0 +1,43 @@
+"""Site databases behind one small interface: SQLite (a file in data/) and PostgreSQL."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import InvalidInput
+from ..paths import Paths
+from ..site import Site
+from ..transaction import Transaction
+
+KINDS = ("sqlite", "postgresql")
+
+
+class Database(Protocol):
+    kind: str
+
+    def create(self, site: Site, tx: Transaction) -> None:
+        """Make the database (and its owner); register their removal with tx."""
+
+    def settings(self, site: Site) -> dict:
+        """Connection settings: ENGINE-neutral keys NAME, USER, PASSWORD, HOST, URL."""
+
+    def python_requirements(self) -> list[str]: ...
+
+    def drop_tables(self, site: Site) -> str: ...
+
+    def drop_database(self, site: Site) -> str: ...
+
+    def drop_owner(self, site: Site) -> str: ...
+
+    def describe(self, site: Site) -> str: ...
+
+
+def for_site(site: Site, paths: Paths) -> Database | None:
+    if not site.database:
+        return None
+    if site.database == "sqlite":
+        from .sqlite import SQLite
+        return SQLite(paths)
+    if site.database == "postgresql":
+        from .postgresql import PostgreSQL
+        return PostgreSQL(paths)
+    raise InvalidInput(f"Unknown database '{site.database}'.", f"use one of: {', '.join(KINDS)}.")

@@ -1,0 +1,98 @@
+"""PostgreSQL on this machine: a role and a database per site, both named pws-NAME.
+
+The app connects over the local socket with peer authentication (the OS user pws-NAME is
+the role pws-NAME); a password is set too, and kept in the site's secrets, for TCP clients.
+"""
+from __future__ import annotations
+
+import secrets
+import subprocess
+
+from .. import pins
+from ..errors import CommandFailed, PwsError
+from ..paths import Paths
+from ..runner import run
+from ..secrets_store import SecretsStore
+from ..site import Site
+from ..transaction import Transaction
+
+SOCKET_DIR = "/var/run/postgresql"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PostgreSQL:
+    kind = "postgresql"
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+
+    def _psql(self, sql: str, db: str = "postgres") -> str:
+        proc = run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v",
+                    "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                   problem="PostgreSQL refused:", fix="see the PostgreSQL log.")
+        return proc.stdout.strip()
+
+    def _check_server(self) -> None:
+        proc = subprocess.run(["pg_isready", "-q", "-h", SOCKET_DIR], capture_output=True)
+        if proc.returncode != 0:
+            raise PwsError("No PostgreSQL server is running on this machine.",
+                           "apt install postgresql (and start it), or use --db sqlite.")
+
+    def _exists(self, kind: str, name: str) -> bool:
+        table, column = {"role": ("pg_roles", "rolname"), "db": ("pg_database", "datname")}[kind]
+        return self._psql(f"SELECT 1 FROM {table} WHERE {column} = '{name}'") == "1"
+
+    def create(self, site: Site, tx: Transaction) -> None:
+        try:
+            self._check_server()
+        except FileNotFoundError as exc:
+            raise PwsError("PostgreSQL is not installed.",
+                           "apt install postgresql, or use --db sqlite.") from exc
+        role = site.user
+        if self._exists("role", role) or self._exists("db", role):
+            raise PwsError(f"PostgreSQL already has a role or database named {role}.",
+                           "drop it, or choose another site name.")
+        password = secrets.token_urlsafe(24)
+        tx.on_rollback(f"drop role {role}", lambda: self.drop_owner(site))
+        self._psql(f"CREATE ROLE {_ident(role)} LOGIN PASSWORD '{password}'")
+        tx.on_rollback(f"drop database {role}", lambda: self.drop_database(site))
+        self._psql(f"CREATE DATABASE {_ident(role)} OWNER {_ident(role)}")
+        SecretsStore(self.paths, site).put("db_password", password)
+
+    def settings(self, site: Site) -> dict:
+        password = SecretsStore(self.paths, site).get("db_password")
+        return {"NAME": site.user, "USER": site.user, "PASSWORD": password, "HOST": SOCKET_DIR,
+                "URL": f"postgresql://{site.user}@/{site.user}?host={SOCKET_DIR}"}
+
+    def python_requirements(self) -> list[str]:
+        return [pins.PSYCOPG]
+
+    def drop_tables(self, site: Site) -> str:
+        if not self._exists("db", site.user):
+            return f"no database {site.user}"
+        self._psql(f"DROP OWNED BY {_ident(site.user)}", db=site.user)
+        self._psql(f"CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION {_ident(site.user)}",
+                   db=site.user)
+        return f"dropped everything {site.user} owned in database {site.user}"
+
+    def drop_database(self, site: Site) -> str:
+        if not self._exists("db", site.user):
+            return f"no database {site.user}"
+        self._psql(f"DROP DATABASE {_ident(site.user)} WITH (FORCE)")
+        return f"dropped database {site.user}"
+
+    def drop_owner(self, site: Site) -> str:
+        if not self._exists("role", site.user):
+            return f"no role {site.user}"
+        try:
+            self._psql(f"DROP ROLE {_ident(site.user)}")
+        except CommandFailed as exc:
+            raise PwsError(f"Role {site.user} still owns objects: {exc.problem}",
+                           "drop its database first (--drop-database).") from exc
+        return f"dropped role {site.user}"
+
+    def describe(self, site: Site) -> str:
+        return f"PostgreSQL database {site.user} owned by role {site.user}"
