@@ -90,7 +90,8 @@ def private_nginx(tmp_path_factory):
     subprocess.run([*cmd, "-t", "-q"], check=True)
     subprocess.run(cmd, check=True)
     paths = Paths(root=root, share=SOURCE_TREE)
-    web = NginxServer(paths, nginx_cmd=cmd, use_systemd=False, listen=(f"127.0.0.1:{port}",))
+    web = NginxServer(paths, nginx_cmd=cmd, use_systemd=False, listen=(f"127.0.0.1:{port}",),
+                      pid_file=root / "run/nginx.pid")
     wait_for(lambda: get(port, "admin.example.org")[0] == 200, "the private nginx")
     yield web, port
     subprocess.run([*cmd, "-s", "quit"], check=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import string
+import time
 from pathlib import Path
 
 from ..errors import CommandFailed, NginxConfigError
@@ -19,8 +20,10 @@ from .state import NginxState
 
 class NginxServer:
     def __init__(self, paths: Paths, nginx_cmd: tuple[str, ...] = ("nginx",),
-                 use_systemd: bool | None = None, listen: tuple[str, ...] = ("80", "[::]:80")):
+                 use_systemd: bool | None = None, listen: tuple[str, ...] = ("80", "[::]:80"),
+                 pid_file: Path | None = None):
         self.paths = paths
+        self.pid_file = pid_file or paths.root / "run" / "nginx.pid"
         self.listen = listen
         self.state = NginxState(paths)
         self.nginx_cmd = nginx_cmd
@@ -121,12 +124,66 @@ class NginxServer:
             self.reload()
 
     def reload(self) -> None:
+        """Reload, and return once nginx runs the new configuration (new workers are up)."""
+        master = _read_pid(self.pid_file)
+        old_workers = _children(master) if master else set()
+        self._signal_reload()
+        if master and not _wait_for_new_workers(master, old_workers):
+            raise CommandFailed("nginx did not start workers with the new configuration in 10 s.",
+                                "see /var/log/nginx/error.log.")
+
+    def _signal_reload(self) -> None:
         if self.use_systemd:
             run(["systemctl", "reload-or-restart", "nginx"], problem="nginx did not reload.",
                 fix="see `systemctl status nginx`.")
         else:
             run([*self.nginx_cmd, "-s", "reload"], problem="nginx did not reload.",
                 fix="is nginx running? see /var/log/nginx/error.log.")
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes of an nginx master (not its cache manager or loader)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and _is_worker(int(stat.parent.name)):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _accepting(pid: int) -> bool:
+    """An old worker accepts connections until it retitles itself 'shutting down' or exits."""
+    try:
+        return b"shutting down" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _wait_for_new_workers(master: int, old: set[int], within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if _children(master) - old and not any(_accepting(pid) for pid in old):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def static_target(paths: Paths, name: str, url: str) -> Path:
