@@ -12,7 +12,7 @@ from .environment import Env
 from .errors import PwsError
 from .runner import succeeds
 
-STATE_DIRS = (("etc/pws/sites", 0o755), ("etc/pws/gunicorn", 0o755), ("etc/pws/secrets", 0o700),
+STATE_DIRS = (("etc/pws/sites", 0o755), ("etc/pws/gunicorn", 0o755), ("etc/pws/secrets", 0o711),
               ("var/lib/pws", 0o755), ("var/cache/pws/pip", 0o755))
 
 

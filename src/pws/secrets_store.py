@@ -1,4 +1,7 @@
-"""A site's secrets: /etc/pws/secrets/NAME/, 0700, each file 0600, owned by the site user."""
+"""A site's secrets: /etc/pws/secrets/NAME/, 0700, each file 0600, owned by the site user.
+
+/etc/pws/secrets itself is 0711: each site user can reach its own dir, not list the others.
+"""
 from __future__ import annotations
 
 import os
