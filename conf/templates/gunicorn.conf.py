@@ -16,3 +16,26 @@ capture_output = True
 forwarded_allow_ips = "*"
 control_socket_disable = True
 worker_tmp_dir = "/dev/shm"
+
+# Rolling reloads (`pws reload`): each worker marks itself ready once the app is imported,
+# so pws adds a new worker (TTIN), waits for its mark, then retires the oldest (TTOU).
+import os as _os
+
+_ready_dir = _os.environ.get("RUNTIME_DIRECTORY", "")
+
+
+def _ready_mark(pid):
+    return _os.path.join(_ready_dir, f"worker-{pid}.ready")
+
+
+def post_worker_init(worker):
+    if _ready_dir:
+        open(_ready_mark(worker.pid), "w").close()
+
+
+def worker_exit(server, worker):
+    if _ready_dir:
+        try:
+            _os.unlink(_ready_mark(worker.pid))
+        except OSError:
+            pass

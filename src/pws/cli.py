@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
-from .commands import control, mksite, nginx_cmd, rmsite, sites
+from .commands import alerts, config, control, health, mksite, nginx_cmd, rmsite, sites
 from .environment import Env
 from .errors import PwsError
 from .paths import Paths
@@ -80,6 +80,14 @@ def pws_parser() -> argparse.ArgumentParser:
     apply = _add(sub, "apply", control.run_apply,
                  "re-derive a site's venv, config, units and vhost from its site.toml", site="one-or-all")
     apply.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    cfg = _add(sub, "config", config.run, "show or change a site's tunables, then re-apply it",
+               site="one")
+    config.add_arguments(cfg)
+    alert = _add(sub, "alerts", alerts.run, "sites that failed, and why")
+    alerts.add_arguments(alert)
+    probe = _add(sub, "health", health.run,
+                 "probe running sites with a real request; restart the hung ones", site="one-or-all")
+    probe.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     for formula in _installed_formulae():
         for name, text, add_arguments, handler in formula.commands():
             add_arguments(_add(sub, name, handler, text))

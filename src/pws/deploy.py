@@ -46,10 +46,15 @@ class Deployer:
             proc_name=repr(f"pws-{site.name}"),
         )
 
-    def write_gunicorn(self, ctx: Context, formula: Formula) -> None:
+    def write_gunicorn(self, ctx: Context, formula: Formula) -> bool:
+        """Write the site's gunicorn config; True if it changed."""
         path = self.paths.gunicorn_conf(ctx.site.name)
+        text = self.render_gunicorn(ctx.site, formula.gunicorn_settings(ctx))
+        if path.exists() and path.read_text() == text:
+            return False
         ctx.tx.on_rollback(f"remove {path}", lambda: remove_path(path))
-        write_atomic(path, self.render_gunicorn(ctx.site, formula.gunicorn_settings(ctx)), 0o644)
+        write_atomic(path, text, 0o644)
+        return True
 
     def install_requirements(self, site: Site, formula: Formula, ctx: Context) -> None:
         app = self.paths.app_dir(site.name)
@@ -111,11 +116,16 @@ class Deployer:
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         self.sync_static(site)
-        self.write_gunicorn(ctx, formula)
+        config_changed = self.write_gunicorn(ctx, formula)
         tx.on_rollback("stop the site's service", lambda: self.services.uninstall(site.name))
         with self.ui.step("starting gunicorn" if fresh else "reloading gunicorn"):
             self.services.install(site.name)
-            (self.services.restart if fresh else self.services.reload)(site.name)
+            if fresh:
+                self.services.restart(site.name)
+            elif config_changed:
+                self.services.reload_config(site.name)
+            else:
+                self.services.reload(site.name)
         tx.on_rollback("remove the nginx vhost", lambda: self.web.remove(site.name))
         with self.ui.step("validating and reloading nginx"):
             self.web.install(site)

@@ -103,6 +103,10 @@ class Paths:
         return self.share / ("templates" if self.share != SOURCE_TREE else "conf/templates")
 
     @property
+    def errors(self) -> Path:
+        return self.share / ("errors" if self.share != SOURCE_TREE else "conf/errors")
+
+    @property
     def formulae(self) -> Path:
         return self.share / ("formulae" if self.share != SOURCE_TREE else "src/pws_formulae")
 

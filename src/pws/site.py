@@ -28,6 +28,9 @@ class Site:
     aliases: dict[str, str] = field(default_factory=dict)
     workers: int = 2
     timeout: int = 30
+    health_path: str = "/"  # what the health probe requests through the site's socket
+    health_timeout: int = 10  # seconds without an answer before the site counts as hung
+    idle: int = 0  # minutes without a request before gunicorn stops (0: never; the socket stays)
     database: str = ""  # "", "sqlite" or "postgresql"
     source: str = ""  # where the project was copied from, for the record
     options: dict[str, str] = field(default_factory=dict)  # formula-specific settings
@@ -44,6 +47,12 @@ class Site:
             raise InvalidInput(f"Site '{self.name}' has no domain.", "add one with --domain.")
         for url, directory in {**self.static, **self.aliases}.items():
             validate.static_mapping(f"{url}={directory}")
+        if not self.health_path.startswith("/") or any(c in self.health_path for c in " ;{}\"'"):
+            raise InvalidInput(f"health_path {self.health_path!r} is not a plain URL path.",
+                               "use e.g. /healthz.")
+        if not (1 <= self.health_timeout <= 300 and 0 <= self.idle <= 10080):
+            raise InvalidInput(f"Site '{self.name}': health_timeout or idle out of range.",
+                               "use 1-300 seconds and 0-10080 minutes.")
         if not (1 <= self.workers <= 64 and 1 <= self.timeout <= 3600):
             raise InvalidInput(f"Site '{self.name}': workers or timeout out of range.",
                                "use 1-64 workers and a timeout of 1-3600 seconds.")

@@ -21,18 +21,31 @@ def run_action(args: argparse.Namespace, env: Env) -> int:
     env.require_root(f"pws {args.command}")
     action = getattr(env.services, args.command)
     for name in _targets(args, env):
+        if args.command in ("reload", "restart"):
+            _check_app(env, name)
         with env.ui.step(f"{args.command} {name}"):
             action(name)
     return 0
 
 
+def _check_app(env: Env, name: str) -> None:
+    """Refuse to replace working code by code that does not import: the old code keeps serving."""
+    site = sitemod.load(env.paths, name)
+    formula = formulae.load(site.formula, env.paths)
+    formula.check_app(formulae.Context(site, env.paths, env.ui, Transaction()))
+
+
 def run_apply(args: argparse.Namespace, env: Env) -> int:
     env.require_root("pws apply")
     for name in _targets(args, env):
-        site = sitemod.load(env.paths, name)
-        formula = formulae.load(site.formula, env.paths)
-        env.ui.say(f"applying {name}")
-        # An existing site is not rolled back to nothing: each step keeps its own safety
-        # (nginx changes are validated and reverted, gunicorn reloads without dropping requests).
-        env.deployer.apply_site(site, formula, Transaction(), fresh=False)
+        apply_one(env, name)
     return 0
+
+
+def apply_one(env: Env, name: str) -> None:
+    site = sitemod.load(env.paths, name)
+    formula = formulae.load(site.formula, env.paths)
+    env.ui.say(f"applying {name}")
+    # An existing site is not rolled back to nothing: each step keeps its own safety
+    # (nginx changes are validated and reverted, gunicorn reloads without dropping requests).
+    env.deployer.apply_site(site, formula, Transaction(), fresh=False)

@@ -40,6 +40,7 @@ class NginxServer:
             access_log=self.paths.nginx_log(site.name, "access"),
             error_log=self.paths.nginx_log(site.name, "error"),
             socket=self.paths.socket(site.name),
+            errors_dir=self.paths.errors,
             server_names=" ".join(site.domains),
             static_locations=self._static_locations(site),
             read_timeout=site.timeout + 5,

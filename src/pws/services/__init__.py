@@ -27,7 +27,13 @@ class ServiceManager(Protocol):
     def restart(self, name: str) -> None: ...
 
     def reload(self, name: str) -> None:
-        """Load new code without dropping a request."""
+        """Load new code without dropping or stalling a request (rolling worker replacement)."""
+
+    def reload_config(self, name: str) -> None:
+        """Make gunicorn re-read its config (HUP); requests may wait for the app's import."""
+
+    def kill_and_restart(self, name: str) -> None:
+        """For a hung site: kill every process of it, then start it again."""
 
     def uninstall(self, name: str) -> None:
         """Stop and disable; leave nothing of the site's service behind."""

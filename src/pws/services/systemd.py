@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import subprocess
 
+from pathlib import Path
+
 from ..runner import run
 from . import ServiceStatus
+from .rolling import rolling_reload
+
+RUNTIME = Path("/run/pws-site")  # RuntimeDirectory=pws-site/%i of the service
 
 
 def units(name: str) -> tuple[str, str]:
@@ -32,9 +37,25 @@ class Systemd:
         self._ctl("start", socket)
         self._ctl("restart", service, problem=f"Site '{name}' did not restart.")
 
-    def reload(self, name: str) -> None:
+    def reload(self, name: str, boot_timeout: float = 60) -> None:
+        """Rolling worker replacement; a site that is not running is simply started."""
+        socket, service = units(name)
+        pid = _int(_show(service, "MainPID")["MainPID"]) or 0
+        if not pid:
+            self._ctl("start", socket)
+            return
+        rolling_reload(pid, RUNTIME / name, boot_timeout)
+
+    def reload_config(self, name: str) -> None:
+        """gunicorn's HUP: re-reads its config (worker count, timeout); stalls for the import."""
         _, service = units(name)
         self._ctl("reload-or-restart", service, problem=f"Site '{name}' did not reload.")
+
+    def kill_and_restart(self, name: str) -> None:
+        """For a hung site: SIGKILL every process (a stopped one cannot take SIGTERM), restart."""
+        socket, service = units(name)
+        subprocess.run(["systemctl", "kill", "--signal=SIGKILL", service], capture_output=True)
+        self._ctl("restart", service, problem=f"Site '{name}' did not restart.")
 
     def uninstall(self, name: str) -> None:
         socket, service = units(name)
@@ -43,19 +64,24 @@ class Systemd:
 
     def status(self, name: str) -> ServiceStatus:
         socket, service = units(name)
-        props = _show(service, "ActiveState", "SubState", "MainPID", "MemoryCurrent", "NRestarts")
+        props = _show(service, "ActiveState", "SubState", "MainPID", "MemoryCurrent", "NRestarts",
+                      "Result")
         listening = _show(socket, "ActiveState")["ActiveState"] == "active"
+        failed = props["ActiveState"] == "failed"
+        detail = props["Result"] if failed else props["SubState"]
         return ServiceStatus(
-            state=f"{props['ActiveState']} ({props['SubState']})",
+            state=f"{props['ActiveState']} ({detail})",
             pid=_int(props["MainPID"]) or None,
             memory_bytes=_int(props["MemoryCurrent"]),
             restarts=_int(props["NRestarts"]),
             listening=listening,
-            last_errors=self._last_errors(service),
+            last_errors=self._last_errors(service, failed),
         )
 
-    def _last_errors(self, service: str) -> list[str]:
-        proc = subprocess.run(["journalctl", "-u", service, "-p", "warning", "-n", "10", "-o", "cat",
+    def _last_errors(self, service: str, failed: bool) -> list[str]:
+        """Warnings; for a failed site its last lines whatever their priority (a traceback)."""
+        priority = [] if failed else ["-p", "warning"]
+        proc = subprocess.run(["journalctl", "-u", service, *priority, "-n", "15", "-o", "cat",
                                "--no-pager", "-q"], capture_output=True, text=True)
         return proc.stdout.splitlines()
 

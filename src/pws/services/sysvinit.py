@@ -59,6 +59,16 @@ class SysVInit:
         else:
             self.start(name)
 
+    def reload_config(self, name: str) -> None:
+        self.reload(name)
+
+    def kill_and_restart(self, name: str) -> None:
+        pid = self._pid(name)
+        if pid:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        self._pidfile(name).unlink(missing_ok=True)
+        self.start(name)
+
     def uninstall(self, name: str) -> None:
         self.stop(name)
 

@@ -1,0 +1,69 @@
+"""pws alerts: what failed and why. `pws alerts record NAME` is run by pws-alert@NAME.service
+(the site unit's OnFailure=) and by the health probe; it keeps the reason and the log tail in
+/var/lib/pws/alerts/ and mails root when a mail transport agent is installed."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import time
+
+from ..environment import Env
+from ..fsutil import write_atomic
+from ..services.systemd import units
+
+SENDMAIL = "/usr/sbin/sendmail"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=["list", "record"], default="list")
+    parser.add_argument("name", nargs="?", help="site name (with record)")
+    parser.add_argument("--reason", default="", help="why (with record; default: systemd's result)")
+    parser.add_argument("-n", "--lines", type=int, default=20, help="alerts to list (default 20)")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    if args.action == "record":
+        env.require_root("pws alerts record")
+        path = record(env, args.name, args.reason)
+        env.ui.say(f"alert recorded in {path}")
+        return 0
+    alerts = sorted(env.paths.alerts_dir.glob("*.txt"))[-args.lines:] if env.paths.alerts_dir.is_dir() else []
+    if not alerts:
+        env.ui.say("No alerts.")
+    for path in alerts:
+        print(f"== {path.name} ==\n{path.read_text()}")
+    return 0
+
+
+def _systemd_reason(name: str) -> str:
+    _, service = units(name)
+    proc = subprocess.run(["systemctl", "show", service, "--property=Result", "--value"],
+                          capture_output=True, text=True)
+    return f"systemd result: {proc.stdout.strip() or 'unknown'}"
+
+
+def _log_tail(name: str) -> str:
+    _, service = units(name)
+    proc = subprocess.run(["journalctl", "-u", service, "-n", "30", "-o", "cat", "--no-pager", "-q"],
+                          capture_output=True, text=True)
+    return proc.stdout
+
+
+def record(env: Env, name: str, reason: str = "") -> str:
+    reason = reason or _systemd_reason(name)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    text = (f"site: {name}\ntime: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\nreason: {reason}\n"
+            f"last log lines:\n{_log_tail(name)}")
+    path = env.paths.alerts_dir / f"{stamp}-{name}.txt"
+    env.paths.alerts_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text, 0o640)
+    _mail_root(name, reason, text)
+    return str(path)
+
+
+def _mail_root(name: str, reason: str, text: str) -> None:
+    if not shutil.which("sendmail", path="/usr/sbin:/usr/lib"):
+        return
+    message = f"To: root\nSubject: [pws] site {name}: {reason}\n\n{text}"
+    subprocess.run([SENDMAIL, "-t", "-oi"], input=message, text=True, capture_output=True, timeout=30)

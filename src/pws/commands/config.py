@@ -1,0 +1,50 @@
+"""pws config NAME [KEY=VALUE ...]: show or change a site's tunables, then re-apply it."""
+from __future__ import annotations
+
+import argparse
+
+from .. import site as sitemod
+from ..environment import Env
+from ..errors import InvalidInput
+from .control import apply_one
+
+TUNABLES = {
+    "workers": (int, "gunicorn worker processes"),
+    "timeout": (int, "seconds before a stuck request's worker is restarted"),
+    "health_path": (str, "path the health probe requests"),
+    "health_timeout": (int, "seconds without an answer before the site counts as hung"),
+    "idle": (int, "minutes without a request before gunicorn stops (0: never)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                        help=", ".join(f"{k} ({text})" for k, (_, text) in TUNABLES.items()))
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    site = sitemod.load(env.paths, args.name)
+    if not args.settings:
+        for key in TUNABLES:
+            print(f"{key} = {getattr(site, key)}")
+        return 0
+    env.require_root("pws config")
+    for setting in args.settings:
+        key, value = _parse(setting)
+        setattr(site, key, value)
+    site.check()
+    sitemod.save(env.paths, site)
+    apply_one(env, site.name)
+    return 0
+
+
+def _parse(setting: str) -> tuple[str, object]:
+    key, sep, raw = setting.partition("=")
+    if not sep or key not in TUNABLES:
+        raise InvalidInput(f"{setting!r} is not KEY=VALUE with a known KEY.",
+                           f"use one of: {', '.join(TUNABLES)}.")
+    kind = TUNABLES[key][0]
+    try:
+        return key, kind(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{key} must be a whole number, not {raw!r}.", f"e.g. {key}=2.") from exc

@@ -1,0 +1,39 @@
+"""pws health NAME|--all: a real HTTP request through each running site's socket; a site that
+does not answer within its health_timeout is killed and restarted, with the reason logged
+and recorded as an alert. Run every 15 s by pws-health.timer."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import probe, site as sitemod
+from ..environment import Env
+from . import alerts
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    env.require_root("pws health")
+    names = sitemod.names(env.paths) if args.all else [sitemod.load(env.paths, args.name).name]
+    hung = 0
+    for name in names:
+        site = sitemod.load(env.paths, name)
+        if not env.services.status(name).state.startswith("active"):
+            continue  # stopped, idle (scaled to zero) or failed: nothing to probe
+        if _answers(env, site):
+            env.ui.say(f"{name}: ok")
+            continue
+        hung += 1
+        reason = f"no answer to GET {site.health_path} within {site.health_timeout}s: restarted"
+        print(f"pws-health: site {name}: {reason}", file=sys.stderr, flush=True)
+        env.services.kill_and_restart(name)
+        alerts.record(env, name, reason)
+    return 0 if not hung else 1
+
+
+def _answers(env: Env, site) -> bool:
+    try:
+        probe.get(site.domains[0], site.health_path, unix=env.paths.socket(site.name),
+                  timeout=site.health_timeout)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,62 @@
+"""Zero-downtime code reload for gunicorn: replace workers one at a time.
+
+gunicorn's HUP stops the old workers before the new ones have imported the app, so requests
+stall for the import time. Instead: TTIN (one more worker, importing the new code), wait
+until it has marked itself ready (post_worker_init in the generated gunicorn config), then
+TTOU (gunicorn retires its oldest worker, gracefully). Repeat for every old worker.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from ..errors import CommandFailed
+
+
+def worker_pids(master: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _wait(predicate, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def rolling_reload(master: int, ready_dir: Path, boot_timeout: float) -> int:
+    """Replace every worker of master; returns how many were replaced."""
+    old = worker_pids(master)
+    seen = set(old)
+    for retiring in sorted(old):
+        os.kill(master, signal.SIGTTIN)
+        fresh: set[int] = set()
+
+        def new_worker_ready() -> bool:
+            fresh.update(worker_pids(master) - seen)
+            return any((ready_dir / f"worker-{pid}.ready").exists() for pid in fresh)
+
+        if not _wait(new_worker_ready, boot_timeout):
+            os.kill(master, signal.SIGTTOU)  # back to the old count; old code keeps serving
+            raise CommandFailed(f"A new worker did not load the app within {boot_timeout:.0f}s.",
+                                "see `pws logs NAME`; the old workers still serve.")
+        seen |= fresh
+        os.kill(master, signal.SIGTTOU)
+        _wait(lambda: not _alive(retiring), boot_timeout)
+    return len(old)
