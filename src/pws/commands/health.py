@@ -1,10 +1,13 @@
 """pws health NAME|--all: a real HTTP request through each running site's socket; a site that
 does not answer within its health_timeout is killed and restarted, with the reason logged
-and recorded as an alert. Run every 15 s by pws-health.timer."""
+and recorded as an alert. Run every 15 s by pws-health.timer, which also scales idle sites
+to zero: a site with idle=N whose nginx access log has not moved for N minutes has its
+gunicorn stopped; its socket stays, so the next request starts it again."""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .. import probe, site as sitemod
 from ..environment import Env
@@ -19,6 +22,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
         site = sitemod.load(env.paths, name)
         if not env.services.status(name).state.startswith("active"):
             continue  # stopped, idle (scaled to zero) or failed: nothing to probe
+        if _idle_for(env, site) >= site.idle * 60 > 0:
+            env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
+            env.services.stop_until_request(name)
+            continue
         if _answers(env, site):
             env.ui.say(f"{name}: ok")
             continue
@@ -28,6 +35,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.services.kill_and_restart(name)
         alerts.record(env, name, reason)
     return 0 if not hung else 1
+
+
+def _idle_for(env: Env, site) -> float:
+    """Seconds since the last request nginx logged for the site (or since it started)."""
+    log = env.paths.nginx_log(site.name, "access")
+    last = max(log.stat().st_mtime if log.exists() else 0, env.services.started_at(site.name))
+    return time.time() - last
 
 
 def _answers(env: Env, site) -> bool:

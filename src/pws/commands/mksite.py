@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from .. import databases, formulae, probe, site as sitemod, users, validate, venv
+from ..defaults import site_defaults
 from ..environment import Env
 from ..errors import InvalidInput, NotReady
 from ..site import Site
@@ -24,9 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a domain the site answers to (repeatable; default NAME.localhost)")
     parser.add_argument("--static", action="append", default=[], metavar="URL=DIR",
                         help="serve the project's DIR at URL with nginx (repeatable)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--timeout", type=int, default=30,
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default 2)")
+    parser.add_argument("--timeout", type=int,
                         help="seconds before a stuck request's worker is restarted (default 30)")
+    parser.add_argument("--idle", type=int, metavar="MINUTES",
+                        help="stop gunicorn after this many idle minutes; the next request "
+                             "starts it (default 0: never)")
     parser.add_argument("--db", choices=databases.KINDS,
                         help="the site's database (default: sqlite for django, none for wsgi)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
@@ -65,10 +69,13 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
     domains = args.domain or [env.ui.ask("Domain", f"{name}.localhost")]
     static = dict(validate.static_mapping(s) for s in args.static)
     static.update(detected.get("static", {}))
+    tunables = site_defaults(env.paths)
+    tunables.update({k: getattr(args, k) for k in ("workers", "timeout", "idle")
+                     if getattr(args, k) is not None})
     site = Site(name=name, formula=formula.name, app=app, domains=domains,
-                requirements=list(args.requirement), static=static, workers=args.workers,
-                timeout=args.timeout, source=str(source or ""), options=detected.get("options", {}),
-                database=args.db or formula.default_db)
+                requirements=list(args.requirement), static=static, source=str(source or ""),
+                options=detected.get("options", {}), database=args.db or formula.default_db,
+                **tunables)
     return site.check() if site.app or not source else site
 
 

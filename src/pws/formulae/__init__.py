@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import databases
-from ..errors import InvalidInput, PwsError
+from ..errors import CommandFailed, InvalidInput, PwsError
 from ..paths import Paths
-from ..runner import run
 from ..secrets_store import SecretsStore
 from ..site import Site
 from ..transaction import Transaction
@@ -56,15 +55,25 @@ class Context:
         return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
     def run_as_site(self, argv: list[str], *, problem: str, fix: str = "", cwd: Path | None = None,
-                    capture: bool = True):
-        """Run argv as the site user, in the site's venv and environment, from the app dir."""
+                    capture: bool = True, extra_env: dict[str, str] | None = None):
+        """Run argv as the site user, in the site's venv and environment, from the app dir.
+
+        The environment goes to the child through exec, never on a command line (ps shows those)."""
         env = {"PATH": f"{self.venv}/bin:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
-               **self.site_env()}
-        cmd = ["runuser", "-u", self.site.user, "--", "env", "-i",
-               *(f"{k}={v}" for k, v in env.items()), *argv]
+               **self.site_env(), **(extra_env or {})}
+        cmd = ["/usr/sbin/runuser", "-u", self.site.user, "--", *argv]
+        cwd = cwd or self.app_dir
         if not capture:
-            return subprocess.run(cmd, cwd=cwd or self.app_dir).returncode
-        return run(cmd, cwd=cwd or self.app_dir, problem=problem, fix=fix, timeout=1800)
+            return subprocess.run(cmd, cwd=cwd, env=env).returncode
+        try:
+            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired as exc:
+            raise CommandFailed(f"{problem} timed out after 30 minutes.", fix) from exc
+        if proc.returncode != 0:
+            output = (proc.stdout + proc.stderr).strip()
+            tail = "\n".join(output.splitlines()[-15:])
+            raise CommandFailed(f"{problem}\n{tail}\n" if tail else problem, fix, output)
+        return proc
 
 
 class Formula:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 from pathlib import Path
 
@@ -50,6 +51,18 @@ class Systemd:
         """gunicorn's HUP: re-reads its config (worker count, timeout); stalls for the import."""
         _, service = units(name)
         self._ctl("reload-or-restart", service, problem=f"Site '{name}' did not reload.")
+
+    def stop_until_request(self, name: str) -> None:
+        """Scale to zero: stop gunicorn, keep the socket, which starts it on the next request."""
+        _, service = units(name)
+        self._ctl("stop", service)
+
+    def started_at(self, name: str) -> float:
+        _, service = units(name)
+        usec = _show(service, "ExecMainStartTimestampMonotonic")["ExecMainStartTimestampMonotonic"]
+        if not usec.isdigit() or usec == "0":
+            return 0.0
+        return time.time() - (time.monotonic() - int(usec) / 1e6)
 
     def kill_and_restart(self, name: str) -> None:
         """For a hung site: SIGKILL every process (a stopped one cannot take SIGTERM), restart."""

@@ -62,6 +62,13 @@ class SysVInit:
     def reload_config(self, name: str) -> None:
         self.reload(name)
 
+    def stop_until_request(self, name: str) -> None:
+        """Without socket activation nothing would start it again: sysvinit sites never idle."""
+
+    def started_at(self, name: str) -> float:
+        pidfile = self._pidfile(name)
+        return pidfile.stat().st_mtime if pidfile.exists() else 0.0
+
     def kill_and_restart(self, name: str) -> None:
         pid = self._pid(name)
         if pid:
