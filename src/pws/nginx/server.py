@@ -63,10 +63,14 @@ class NginxServer:
 
     # --- changes, each validated and rolled back on failure
     def install(self, site: Site) -> None:
+        """Write and enable the vhost, validate, reload; nothing at all if it is unchanged."""
         vhost, link = self.paths.vhost(site.name), self.paths.vhost_link(site.name)
         before = (_read(vhost), _link_target(link))
-        self.state.write_file(vhost, self.render(site))
-        self.state.symlink(link, f"../sites-available/{vhost.name}")
+        text, target = self.render(site), f"../sites-available/{vhost.name}"
+        if before == (text, target):
+            return
+        self.state.write_file(vhost, text)
+        self.state.symlink(link, target)
         try:
             self.validate()
         except NginxConfigError:

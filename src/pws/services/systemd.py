@@ -1,6 +1,7 @@
 """systemd: socket-activated template instances pws-site@NAME.{socket,service}."""
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -92,15 +93,30 @@ class Systemd:
         )
 
     def _last_errors(self, service: str, failed: bool) -> list[str]:
-        """Warnings; for a failed site its last lines whatever their priority (a traceback)."""
-        priority = [] if failed else ["-p", "warning"]
-        proc = subprocess.run(["journalctl", "-u", service, *priority, "-n", "15", "-o", "cat",
-                               "--no-pager", "-q"], capture_output=True, text=True)
-        return proc.stdout.splitlines()
+        """Warnings; for a failed site the app's own exception and the traceback around it."""
+        if not failed:
+            return _journal(service, 10, "-p", "warning")
+        lines = _journal(service, 300)
+        app_errors = [i for i, line in enumerate(lines) if _EXCEPTION.match(line.strip())
+                      and "gunicorn.errors" not in line]
+        if not app_errors:
+            return lines[-15:]
+        last = app_errors[-1]
+        return lines[max(0, last - 6):last + 1] + [line for line in lines[-3:] if "systemd" in line
+                                                  or service in line]
 
     def logs(self, name: str, lines: int, follow: bool) -> list[str]:
         _, service = units(name)
         return ["journalctl", "-u", service, "-n", str(lines), "--no-pager"] + (["-f"] if follow else [])
+
+
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:.*)?$")
+
+
+def _journal(service: str, lines: int, *extra: str) -> list[str]:
+    proc = subprocess.run(["journalctl", "-u", service, "-n", str(lines), "-o", "cat", "--no-pager",
+                           "-q", *extra], capture_output=True, text=True)
+    return proc.stdout.splitlines()
 
 
 def _show(unit: str, *props: str) -> dict[str, str]:
