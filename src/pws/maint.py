@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from . import site as sitemod
+from .commands.control import apply_one
 from .environment import Env
 from .errors import PwsError
 from .runner import succeeds
@@ -23,8 +24,15 @@ def _ensure_dirs(env: Env) -> None:
         path.chmod(mode)
 
 
+# Left by a purge that was interrupted or failed (maintscripts/nginx-restore.sh): stale
+# once pws is configured again, and prepurge.tar must never roll back a later purge.
+PURGE_LEFTOVERS = ("prepurge.tar", "prepurge.nginx-t", "restore.done")
+
+
 def _snapshot(env: Env) -> bool:
     state = env.web.state
+    for name in PURGE_LEFTOVERS:
+        (state.dir / name).unlink(missing_ok=True)
     if state.has_base:
         return True
     if not env.paths.nginx.joinpath("nginx.conf").exists():
@@ -52,29 +60,47 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
         return
     env.web.state.set_phase("applied")
     names = sitemod.names(env.paths)
+    enabled = [name for name in names if env.web.enable(name)]
     for name in names:
-        env.web.enable(name)
         env.services.install(name)
     if names and old_version:
         env.ui.say(f"pws: re-applying {len(names)} site(s) after the upgrade")
-        from .commands.control import run_apply
-        import argparse
-        run_apply(argparse.Namespace(all=True, name=None), env)
-    elif names:
+        _reapply(env, names)
+    if enabled:  # apply leaves an unchanged vhost alone: links enabled above need a reload
         env.web.reload_if_valid()
+
+
+def _reapply(env: Env, names: list[str]) -> None:
+    """One broken site must not fail the upgrade nor keep the others on the old config."""
+    for name in names:
+        try:
+            apply_one(env, name)
+        except PwsError as exc:
+            env.ui.warn(f"site {name} was not re-applied: {exc} "
+                        f"(fix it, then run `pws apply {name}`)")
 
 
 def prerm(env: Env, action: str, *args: str) -> None:
     if action not in ("remove", "deconfigure"):
         return
     names = sitemod.names(env.paths)
+    if not names:
+        return
+    valid_before = succeeds(["nginx", "-t", "-q"])
     for name in names:
         env.services.uninstall(name)
         env.web.disable(name)
-    if names:
-        env.web.reload_if_valid()
-        env.ui.say(f"pws: disabled {len(names)} site(s); their definitions stay in "
-                   f"{env.paths.sites_dir} and come back when pws is installed again.")
+    needed = valid_before and not succeeds(["nginx", "-t", "-q"])
+    if needed:
+        # The admin's own config uses a pws vhost (e.g. proxy_pass to its upstream): keep
+        # nginx restartable rather than take the vhosts away.
+        for name in names:
+            env.web.enable(name)
+        env.ui.warn("without pws's vhosts `nginx -t` fails (does your configuration use an "
+                    "upstream pws-NAME?), so they stay enabled; their apps are stopped.")
+    env.web.reload_if_valid()
+    env.ui.say(f"pws: {'stopped' if needed else 'disabled'} {len(names)} site(s); their "
+               f"definitions stay in {env.paths.sites_dir} and come back when pws is installed again.")
 
 
 def main(argv: list[str]) -> int:

@@ -168,8 +168,11 @@ def test_a_site_crashing_at_import_stops_restarting_and_answers_503(steady):
     assert "state:     failed" in status and "socket not listening" in status, status
     assert "restarts:  5" in status, status
     assert "RuntimeError: this app is broken at import" in status, status
-    alerts = ct.run("pws alerts").stdout
-    assert "site: broken" in alerts and "RuntimeError" in alerts
+    deadline = time.monotonic() + 20  # OnFailure= runs pws-alert@broken.service meanwhile
+    while "site: broken" not in (alerts := ct.run("pws alerts").stdout):
+        assert time.monotonic() < deadline, alerts
+        time.sleep(0.5)
+    assert "RuntimeError: this app is broken at import" in alerts
     assert container.http(ct, "http://127.0.0.1/", host="other.example.org")[0] == 200
 
 

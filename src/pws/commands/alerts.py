@@ -53,8 +53,9 @@ def _log_tail(name: str) -> str:
 def record(env: Env, name: str, reason: str = "") -> str:
     reason = reason or _systemd_reason(name)
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    why = "\n".join(env.services.status(name).last_errors)
     text = (f"site: {name}\ntime: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\nreason: {reason}\n"
-            f"last log lines:\n{_log_tail(name)}")
+            f"why:\n{why}\nlast log lines:\n{_log_tail(name)}")
     path = env.paths.alerts_dir / f"{stamp}-{name}.txt"
     env.paths.alerts_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text, 0o640)

@@ -97,10 +97,14 @@ class NginxServer:
     def disable(self, name: str) -> None:
         self.state.remove(self.paths.vhost_link(name))
 
-    def enable(self, name: str) -> None:
-        vhost = self.paths.vhost(name)
-        if vhost.exists():
-            self.state.symlink(self.paths.vhost_link(name), f"../sites-available/{vhost.name}")
+    def enable(self, name: str) -> bool:
+        """Link a kept vhost into sites-enabled; True if it was not enabled."""
+        vhost, link = self.paths.vhost(name), self.paths.vhost_link(name)
+        target = f"../sites-available/{vhost.name}"
+        if not vhost.exists() or _link_target(link) == target:
+            return False
+        self.state.symlink(link, target)
+        return True
 
     def is_enabled(self, name: str) -> bool:
         return self.paths.vhost_link(name).is_symlink()
