@@ -43,6 +43,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     source = _source(args)
     site = _gather(args, env, name, formula, source)
     _check_free(env, site)
+    database = databases.for_site(site, env.paths)
+    if database:
+        database.check(site)
     with Transaction() as tx:
         _create(env, site, formula, source, args, tx)
     url = f"http://{site.domains[0]}/"

@@ -14,6 +14,9 @@ KINDS = ("sqlite", "postgresql")
 class Database(Protocol):
     kind: str
 
+    def check(self, site: Site) -> None:
+        """Fail clearly, before anything is made: no server, or the site's names taken."""
+
     def create(self, site: Site, tx: Transaction) -> None:
         """Make the database (and its owner); register their removal with tx."""
 

@@ -32,29 +32,33 @@ class PostgreSQL:
     def _psql(self, sql: str, db: str = "postgres") -> str:
         proc = run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v",
                     "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                   problem="PostgreSQL refused:", fix="see the PostgreSQL log.")
+                   problem="PostgreSQL refused:", fix="see the PostgreSQL log.", cwd="/")
         return proc.stdout.strip()
 
-    def _check_server(self) -> None:
-        proc = subprocess.run(["pg_isready", "-q", "-h", SOCKET_DIR], capture_output=True)
+    def check(self, site: Site) -> None:
+        """Fail clearly, before anything is made: no server, or the site's names are taken."""
+        try:
+            proc = subprocess.run(["pg_isready", "-q", "-h", SOCKET_DIR], capture_output=True)
+        except FileNotFoundError as exc:
+            raise PwsError("PostgreSQL is not installed on this machine (no pg_isready).",
+                           "apt install postgresql, or use --db sqlite.") from exc
         if proc.returncode != 0:
-            raise PwsError("No PostgreSQL server is running on this machine.",
-                           "apt install postgresql (and start it), or use --db sqlite.")
+            raise PwsError(f"No PostgreSQL server is running on this machine (none answers on "
+                           f"{SOCKET_DIR}).", "start it (systemctl start postgresql), install it "
+                           "(apt install postgresql), or use --db sqlite.")
+        if self._exists("role", site.user) or self._exists("db", site.user):
+            raise PwsError(f"PostgreSQL already has a role or database named {site.user} "
+                           "(kept by an earlier rmsite?).",
+                           f"drop them (runuser -u postgres -- dropdb {site.user}; runuser -u "
+                           f"postgres -- dropuser {site.user}), or choose another site name.")
 
     def _exists(self, kind: str, name: str) -> bool:
         table, column = {"role": ("pg_roles", "rolname"), "db": ("pg_database", "datname")}[kind]
         return self._psql(f"SELECT 1 FROM {table} WHERE {column} = '{name}'") == "1"
 
     def create(self, site: Site, tx: Transaction) -> None:
-        try:
-            self._check_server()
-        except FileNotFoundError as exc:
-            raise PwsError("PostgreSQL is not installed.",
-                           "apt install postgresql, or use --db sqlite.") from exc
+        self.check(site)
         role = site.user
-        if self._exists("role", role) or self._exists("db", role):
-            raise PwsError(f"PostgreSQL already has a role or database named {role}.",
-                           "drop it, or choose another site name.")
         password = secrets.token_urlsafe(24)
         tx.on_rollback(f"drop role {role}", lambda: self.drop_owner(site))
         self._psql(f"CREATE ROLE {_ident(role)} LOGIN PASSWORD '{password}'")
@@ -71,12 +75,16 @@ class PostgreSQL:
         return [pins.PSYCOPG]
 
     def drop_tables(self, site: Site) -> str:
-        if not self._exists("db", site.user):
-            return f"no database {site.user}"
+        if not self._exists("db", site.user) or not self._exists("role", site.user):
+            return f"no database or role {site.user}"
+        tables = self._psql(f"SELECT count(*) FROM pg_tables WHERE tableowner = '{site.user}'",
+                            db=site.user)
+        # Everything the role owns in its database: tables, sequences, views, types.
         self._psql(f"DROP OWNED BY {_ident(site.user)}", db=site.user)
+        # In case the role owned the public schema (older servers, or an admin's choice).
         self._psql(f"CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION {_ident(site.user)}",
                    db=site.user)
-        return f"dropped everything {site.user} owned in database {site.user}"
+        return f"dropped {tables} table(s) and everything else {site.user} owned in database {site.user}"
 
     def drop_database(self, site: Site) -> str:
         if not self._exists("db", site.user):

@@ -17,6 +17,9 @@ class SQLite:
     def file(self, site: Site):
         return self.paths.site_home(site.name) / "data" / "db.sqlite3"
 
+    def check(self, site: Site) -> None:
+        """SQLite is part of Python: always there; a file left in data/ is the site's own."""
+
     def create(self, site: Site, tx: Transaction) -> None:
         """Nothing to do: the app creates the file in data/ on first use (migrations)."""
 
@@ -40,11 +43,14 @@ class SQLite:
 
     def drop_database(self, site: Site) -> str:
         path = self.file(site)
-        path.unlink(missing_ok=True)
+        if not path.exists():
+            return f"no SQLite file {path}"
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
         return f"deleted {path}"
 
     def drop_owner(self, site: Site) -> str:
         return "SQLite has no owner role"
 
     def describe(self, site: Site) -> str:
-        return f"SQLite {self.file(site)}"
+        return f"SQLite database {self.file(site)}"

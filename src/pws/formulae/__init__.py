@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,15 @@ from ..transaction import Transaction
 from ..ui import UI
 
 FRAMEWORK_PACKAGES = {"django": "pws-django", "flask": "pws-flask", "pyramid": "pws-pyramid"}
+REQUIREMENT_FILES = ("requirements.txt", "pyproject.toml")
+
+
+def project_requires(app_dir: Path, dist: str) -> bool:
+    """Whether the project's requirements.txt or pyproject.toml names the distribution DIST
+    (then the project's own version is installed, not the one pws pins)."""
+    pattern = re.compile(rf"(^|[\s\"'\[,]){re.escape(dist)}\s*([\[<>=!~;\"',]|$)", re.I | re.M)
+    return any(pattern.search(f.read_text(errors="replace"))
+               for f in (app_dir / name for name in REQUIREMENT_FILES) if f.is_file())
 
 
 @dataclass
