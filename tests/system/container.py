@@ -539,9 +539,12 @@ def http(ct: Container, url: str, host: str | None = None, timeout: float = 5) -
 # ---------------------------------------------------------------- what this project's tests need
 
 # Packages the image needs besides BASE_PACKAGES and the debs' own dependencies.
-EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ()
+# postgresql: the server of the `--db postgresql` tests (test_databases.py).
+EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql",)
 # Framework versions for the sites the tests create (unless pws.pins pins the same name).
-TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1")
+# setuptools: the build backend of the sample Pyramid project (tests/system/projects), a
+# pyproject.toml that pip builds in an isolated environment, offline.
+TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1", "setuptools==81.0.0")
 DEFAULT_PINS = ("gunicorn==27.0.1",)
 
 
