@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import string
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,13 @@ class Deployer:
                 self.ui.warn(f"static dir {src} does not exist; {url} serves an empty dir.")
             _chmod_tree(dest, 0o755, 0o644)
 
+    def compile_bytecode(self, site: Site) -> None:
+        """The app dir is read-only to the site user, so compile it now, not at every start."""
+        app = self.paths.app_dir(site.name)
+        subprocess.run([str(venv.python(self.paths.venv_dir(site.name))), "-m", "compileall", "-q",
+                        "-x", r"/(\.git|node_modules|venv|\.venv)/", str(app)],
+                       capture_output=True, check=False)
+
     def set_permissions(self, site: Site) -> None:
         """Source root-owned and readable by the site user only; media/ and data/ its own."""
         uid, gid = users.ids(site.user)
@@ -109,10 +117,11 @@ class Deployer:
         ctx = Context(site, self.paths, self.ui, tx)
         if not fresh:
             self.install_requirements(site, formula, ctx)
-        self.set_permissions(site)
         self.write_env(ctx, formula)
         formula.configure(ctx)
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
+        self.compile_bytecode(site)
+        self.set_permissions(site)
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         self.sync_static(site)
