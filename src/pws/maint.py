@@ -60,13 +60,15 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
         return
     env.web.state.set_phase("applied")
     names = sitemod.names(env.paths)
-    enabled = [name for name in names if env.web.enable(name)]
     for name in names:
+        env.web.enable(name)
         env.services.install(name)
     if names and old_version:
         env.ui.say(f"pws: re-applying {len(names)} site(s) after the upgrade")
         _reapply(env, names)
-    if enabled:  # apply leaves an unchanged vhost alone: links enabled above need a reload
+    if names:
+        # Always: apply leaves an unchanged vhost alone, and the links may have been enabled
+        # by this run or by an earlier one that was killed before it reloaded nginx.
         env.web.reload_if_valid()
 
 

@@ -25,7 +25,7 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     if not rows:
         print("No differences from the snapshot.")
     for row in rows:
-        print(f"  {row.path}: {row.verdict}")
+        print(f"  {row.path}: {row.verdict}; {row.at_purge}")
     return 0
 
 
