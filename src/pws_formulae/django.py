@@ -7,6 +7,7 @@ import argparse
 import ast
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from pws import formulae, pins, site as sitemod, users, venv
@@ -25,6 +26,9 @@ _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 # The last line of a traceback: "package.module.SomeError: message".
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_]\w*\.)*\w*(Error|Exception|Exit|DoesNotExist|NotFound|"
                              r"ImproperlyConfigured)(: |$)")
+# Shipped by pws-django: a daily `pws manage NAME clearsessions` per site that uses sessions.
+CLEANUP_TIMER = "pws-django-clearsessions@{name}.timer"
+CLEANUP_TEMPLATE = Path("/lib/systemd/system/pws-django-clearsessions@.timer")
 # `pws manage` hands the caller's DJANGO_* variables on (e.g. DJANGO_SUPERUSER_PASSWORD).
 PASSED_ENV_PREFIX = "DJANGO_"
 
@@ -157,6 +161,12 @@ def wsgi_entry(project_dir: Path, settings: str) -> str:
     return f"{module}:{attr}"
 
 
+def uses_sessions(project_dir: Path) -> bool:
+    """Whether the project installs django.contrib.sessions (then it needs clearsessions)."""
+    return any("django.contrib.sessions" in p.read_text(errors="replace")
+               for p in find_files(project_dir, "*.py"))
+
+
 def summarize(output: str) -> str:
     """The few words of a manage.py failure that say what went wrong (no traceback)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -281,6 +291,24 @@ class DjangoFormula(Formula):
         for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--clear"]):
             with ctx.ui.step(f"manage.py {step[0]}"):
                 self._manage(ctx, ["manage.py", *step], f"manage.py {step[0]} failed")
+        self._enable_cleanup(ctx)
+
+    # --- the session-cleanup timer (systemd only)
+    @staticmethod
+    def _timers(ctx: Context) -> bool:
+        return (ctx.paths.root == Path("/") and Path("/run/systemd/system").is_dir()
+                and CLEANUP_TEMPLATE.exists())
+
+    def _enable_cleanup(self, ctx: Context) -> None:
+        if not (self._timers(ctx) and uses_sessions(self.project_dir(ctx))):
+            return
+        timer = CLEANUP_TIMER.format(name=ctx.site.name)
+        ctx.tx.on_rollback(f"disable {timer}", lambda: _disable(timer))
+        run(["systemctl", "enable", "--now", timer], problem=f"Could not enable {timer}:")
+
+    def remove(self, ctx: Context, args: argparse.Namespace) -> None:
+        if self._timers(ctx):
+            _disable(CLEANUP_TIMER.format(name=ctx.site.name))
 
     def _manage(self, ctx: Context, argv: list[str], problem: str) -> None:
         try:
@@ -293,6 +321,13 @@ class DjangoFormula(Formula):
 
     def commands(self):
         return [("manage", "run the site's manage.py as the site user", _manage_args, _manage)]
+
+
+def _disable(timer: str) -> None:
+    """Stop and disable a site's timer; quietly, as it may never have been enabled."""
+    service = timer.removesuffix(".timer") + ".service"
+    subprocess.run(["systemctl", "disable", "--now", timer], capture_output=True)
+    subprocess.run(["systemctl", "reset-failed", timer, service], capture_output=True)
 
 
 def _manage_args(parser: argparse.ArgumentParser) -> None:

@@ -101,7 +101,8 @@ def footprint(ct) -> str:
         "getent passwd | grep '^pws-' || true; getent group | grep '^pws-' || true; "
         "systemctl list-units --plain --no-legend --state=active,activating,deactivating,failed,"
         "reloading 'pws-site@*' | awk '{print $1, $3, $4}' || true; "
-        "ls /etc/systemd/system/sockets.target.wants/ 2>/dev/null || true").stdout
+        "ls /etc/systemd/system/sockets.target.wants/ /etc/systemd/system/timers.target.wants/ "
+        "2>/dev/null || true").stdout
     return files + pg_names(ct)
 
 

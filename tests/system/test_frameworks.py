@@ -139,6 +139,19 @@ def test_django_settings_are_overridden_not_edited(ct, sites):
     assert missing.status == 404 and "URLconf" not in missing.body
 
 
+def test_django_sites_get_a_daily_session_cleanup(ct, sites):
+    for name in ("blog", "shop"):
+        timer = f"pws-django-clearsessions@{name}.timer"
+        assert ct.run(f"systemctl is-enabled {timer}").stdout.strip() == "enabled"
+        assert ct.run(f"systemctl is-active {timer}").stdout.strip() == "active"
+    ct.run("systemctl start pws-django-clearsessions@blog.service")  # a oneshot: runs it now
+    result = ct.run("systemctl show -p Result --value pws-django-clearsessions@blog.service")
+    assert result.stdout.strip() == "success"
+    timers = ct.run("ls /etc/systemd/system/timers.target.wants/").stdout.split()
+    assert not [t for t in timers if t.startswith("pws-django-") and "@blog." not in t
+                and "@shop." not in t]  # none for the Flask and Pyramid sites
+
+
 def test_pws_manage_needs_a_django_site(ct, sites):
     proc = ct.run("pws manage api check", check=False)
     assert proc.returncode != 0 and "not a Django site" in proc.stderr
@@ -221,5 +234,6 @@ def test_rmsite_removes_each_site(ct, sites, name):
     proc = ct.run(f"rmsite {name} --yes --delete-source --drop-database")
     assert f"Site '{name}' removed." in proc.stdout
     assert not ct.exists(f"/srv/pws/{name}") and not ct.exists(f"/etc/pws/sites/{name}.toml")
+    assert f"@{name}." not in ct.run("ls /etc/systemd/system/timers.target.wants/").stdout
     _, path, text = SITES[name]
     assert text not in request(ct, f"{name}.example.org", path).body  # nginx's default server now

@@ -161,3 +161,10 @@ def test_summarize_a_failed_import():
 def test_summarize_improperly_configured():
     output = "Traceback ...\ndjango.core.exceptions.ImproperlyConfigured: SECRET_KEY is empty.\n"
     assert dj.summarize(output) == "django.core.exceptions.ImproperlyConfigured: SECRET_KEY is empty."
+
+
+def test_uses_sessions(tmp_path):
+    assert dj.uses_sessions(SAMPLE)
+    write(tmp_path, {"manage.py": MANAGE.format(settings="api.settings"),
+                     "api/settings.py": "INSTALLED_APPS = ['django.contrib.contenttypes']\n"})
+    assert not dj.uses_sessions(tmp_path)
