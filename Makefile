@@ -4,7 +4,8 @@
 #   make lint              lintian on dist/*.deb (fails on errors and warnings)
 #   make venv              the test venv in $(VENV)
 #   make test-unit | test-integration | test-system
-#   make test              deps venv test-unit test-integration test-system lint, in order
+#   make piuparts          install/purge/install of dist/pws_*.deb in a clean bookworm chroot
+#   make test              deps venv test-unit test-integration test-system lint piuparts, in order
 #   make bench | demo | clean | distclean
 #
 # Every target installs the Debian packages it needs (make deps) when they are missing.
@@ -40,7 +41,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 export TESTPY DIST VENV
 
-.PHONY: all deps deb lint venv test test-unit test-integration test-system bench demo \
+.PHONY: all deps deb lint venv test test-unit test-integration test-system piuparts bench demo \
 	clean distclean
 
 all: deb
@@ -121,11 +122,28 @@ test-integration: deps venv
 test-system: deb venv
 	$(call pytest,tests/system)
 
-test: deps venv test-unit test-integration test-system lint
+# piuparts (DESIGN.md section 9): install, purge with nginx still installed (the restore),
+# install again, in a clean chroot from the mirror (about 45 s; the base tarball is made once).
+# Ignored: nginx's temp dirs in /var/lib/nginx, made by the `nginx -t` of pws's maintainer
+# scripts (a running nginx makes them too; nginx is never started in piuparts' chroot).
+PIUPARTS_BASE := /var/cache/pws/piuparts-bookworm.tar.gz
+PIUPARTS_MIRROR := http://deb.debian.org/debian
 
-bench: deps venv
-	@if [ -x tests/bench/run ]; then exec tests/bench/run; \
-	else echo "make bench: not yet available (tests/bench/run does not exist)" >&2; exit 1; fi
+piuparts: deb
+	@command -v piuparts >/dev/null || { $(SUDO) apt-get update && $(SUDO) env \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends piuparts; }
+	@if [ ! -f $(PIUPARTS_BASE) ]; then \
+		tmp=$(dir $(PIUPARTS_BASE)).tmp-$$$$.tar.gz; \
+		$(SUDO) mmdebstrap --variant=minbase --quiet bookworm $$tmp $(PIUPARTS_MIRROR) \
+			&& $(SUDO) mv $$tmp $(PIUPARTS_BASE); fi
+	$(SUDO) piuparts -d bookworm -m $(PIUPARTS_MIRROR) -b $(PIUPARTS_BASE) \
+		--install-purge-install --no-upgrade-test -i /opt/ \
+		-I '/var/lib/nginx/(body|fastcgi|proxy|scgi|uwsgi)/' $(DIST)/pws_*.deb
+
+test: deps venv test-unit test-integration test-system lint piuparts
+
+bench: deb venv
+	$(TESTPY) tests/bench/bench.py
 
 demo: deb venv
 	@if [ -f tests/system/demo.py ]; then exec $(TESTPY) tests/system/demo.py; \

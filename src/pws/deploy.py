@@ -130,7 +130,7 @@ class Deployer:
         with self.ui.step("starting gunicorn" if fresh else "reloading gunicorn"):
             self.services.install(site.name)
             if fresh:
-                self.services.restart(site.name)
+                self.services.start(site.name)
             elif config_changed:
                 self.services.reload_config(site.name)
             else:

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""`make bench`: PWS measured against its limits, side by side in one booted Debian 12.
+
+Every figure is taken at least twice and the median printed; ratios compare runs made
+back to back on the same machine. Raw results go to /var/cache/pws/bench/results.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "system"))
+import container  # noqa: E402
+
+RESULTS = Path("/var/cache/pws/bench/results.json")
+RUNS = 2
+WRK = "wrk -t2 -c16 -d5s --latency"
+
+HELLO = '''
+import os
+
+STATIC = os.path.join(os.path.dirname(__file__), "static", "ten.bin")
+
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/app-static/ten.bin":
+        with open(STATIC, "rb") as f:
+            data = f.read()
+        ctype = "application/octet-stream"
+    else:
+        data, ctype = b"Hello, world!", "text/plain"
+    start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+    return [data]
+'''
+TINY = "def app(e, s):\n    s('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n"
+BARE_NGINX = """server {
+    listen 127.0.0.1:8080;
+    location /static/ { alias /srv/pws/hello/static/static/; }
+}
+"""
+
+
+class Bench:
+    def __init__(self, ct: container.Container):
+        self.ct = ct
+        self.raw: dict[str, list] = {}
+
+    def sh(self, cmd: str, timeout: float = 900) -> str:
+        return self.ct.run(cmd, timeout=timeout).stdout
+
+    def timed(self, cmd: str, timeout: float = 900) -> float:
+        start = time.monotonic()
+        self.sh(cmd, timeout)
+        return time.monotonic() - start
+
+    def keep(self, key: str, values: list) -> float:
+        self.raw[key] = values
+        return statistics.median(values)
+
+    # --- HTTP load with wrk
+    def wrk(self, url: str, host: str, keepalive: bool) -> dict:
+        close = "" if keepalive else " -H 'Connection: close'"
+        out = self.sh(f"{WRK} -H 'Host: {host}'{close} {url}")
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", out)
+        return {"rps": rps, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+                "errors": errors.group(0) if errors else ""}
+
+    def load(self, key: str, url: str, host: str, keepalive: bool) -> dict:
+        runs = [self.wrk(url, host, keepalive) for _ in range(RUNS)]
+        self.raw[key] = runs
+        return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+
+
+def _latency(out: str, pct: str) -> float:
+    match = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def direct_gunicorn(b: Bench, site: str, port: int, app: str, chdir: str) -> None:
+    """The same app and worker count, gunicorn alone on TCP, as the site user."""
+    b.sh(f"systemd-run --unit bench-direct-{site} --uid pws-{site} --gid pws-{site} "
+         f"-p WorkingDirectory={chdir} -p EnvironmentFile=-/etc/pws/secrets/{site}/env "
+         f"/srv/pws/{site}/venv/bin/gunicorn --no-control-socket -w 2 -b 127.0.0.1:{port} "
+         f"--pythonpath {chdir} '{app}'")
+    b.sh(f"for i in $(seq 100); do curl -sf -o /dev/null -H 'Host: {site}.example.org' "
+         f"http://127.0.0.1:{port}/ && exit 0; curl -s -o /dev/null http://127.0.0.1:{port}/ "
+         f"-w '%{{http_code}}' | grep -q '^[1-4]' && exit 0; sleep 0.1; done; exit 1")
+
+
+def throughput(b: Bench) -> list[tuple]:
+    rows = []
+    apps = [("hello", "/", "hello:app", "/srv/pws/hello/app"),
+            ("django", "/admin/login/", "django.core.wsgi:get_wsgi_application()", "/srv/pws/dj/app")]
+    for label, path, app, chdir in apps:
+        site = "hello" if label == "hello" else "dj"
+        direct_gunicorn(b, site, 8001 if label == "hello" else 8002, app, chdir)
+        port = 8001 if label == "hello" else 8002
+        for keepalive in (True, False):
+            ka = "keep-alive" if keepalive else "no keep-alive"
+            pws = b.load(f"{label} pws {ka}", f"http://127.0.0.1{path}", f"{site}.example.org", keepalive)
+            direct = b.load(f"{label} direct {ka}", f"http://127.0.0.1:{port}{path}",
+                            f"{site}.example.org", keepalive)
+            rows.append((f"{label} via nginx (pws) vs gunicorn direct, {ka}",
+                         f"{pws['rps']:.0f} vs {direct['rps']:.0f} req/s",
+                         f"p50 {pws['p50_ms']:.2f}/{direct['p50_ms']:.2f} ms, "
+                         f"p99 {pws['p99_ms']:.2f}/{direct['p99_ms']:.2f} ms",
+                         pws["rps"] / direct["rps"]))
+    return rows
+
+
+def static_files(b: Bench) -> list[tuple]:
+    b.ct.write_file("/etc/nginx/conf.d/bench.conf", BARE_NGINX)
+    b.sh("systemctl reload nginx && sleep 1")
+    via_pws = b.load("static via pws", "http://127.0.0.1/static/ten.bin", "hello.example.org", True)
+    via_app = b.load("static via app", "http://127.0.0.1/app-static/ten.bin", "hello.example.org", True)
+    bare = b.load("static bare nginx", "http://127.0.0.1:8080/static/ten.bin", "x", True)
+    b.sh("rm /etc/nginx/conf.d/bench.conf && systemctl reload nginx")
+    return [("10 KB static: pws vhost vs bare nginx location", f"{via_pws['rps']:.0f} vs "
+             f"{bare['rps']:.0f} req/s", "", via_pws["rps"] / bare["rps"]),
+            ("10 KB static: pws vhost vs the same file from the app",
+             f"{via_pws['rps']:.0f} vs {via_app['rps']:.0f} req/s", "", via_pws["rps"] / via_app["rps"])]
+
+
+def mksite_times(b: Bench) -> list[tuple]:
+    rows = []
+    for formula, extra in (("wsgi", "--app tiny:app --from /root/tiny"), ("django", "")):
+        cold, warm = [], []
+        for i in range(RUNS):
+            b.sh("rm -rf /var/cache/pws/pip")
+            cold.append(b.timed(f"mksite {formula} c{formula}{i} {extra} --yes"))
+            warm.append(b.timed(f"mksite {formula} w{formula}{i} {extra} --yes"))
+        for i in range(RUNS):
+            b.sh(f"rmsite c{formula}{i} --yes --delete-source --drop-database; "
+                 f"rmsite w{formula}{i} --yes --delete-source --drop-database")
+        c, w = b.keep(f"mksite {formula} cold", cold), b.keep(f"mksite {formula} warm", warm)
+        rows.append((f"mksite {formula}: cold vs warm pip cache", f"{c:.1f} s vs {w:.1f} s", "", c / w))
+    return rows
+
+
+def nginx_reload(b: Bench) -> float:
+    code = ("import time; from pws.paths import Paths; from pws.nginx.server import NginxServer; "
+            "s = NginxServer(Paths.from_env()); t = time.monotonic(); s.reload(); "
+            "print(time.monotonic() - t)")
+    return statistics.median(float(b.sh(f"/opt/venvs/pws/bin/python -c '{code}'")) for _ in range(3))
+
+
+def pws_list(b: Bench) -> float:
+    return statistics.median(b.timed("pws list > /dev/null") for _ in range(3))
+
+
+def scaling(b: Bench) -> list[tuple]:
+    rows, reloads, lists, times = [], {}, {}, {}
+    for n in range(1, 101):
+        times[n] = b.timed(f"mksite wsgi s{n} --app tiny:app --from /root/tiny --workers 1 --yes")
+        if n in (1, 10, 100):
+            reloads[n], lists[n] = nginx_reload(b), pws_list(b)
+            print(f"  {n} sites: nginx reload {reloads[n] * 1000:.0f} ms, pws list "
+                  f"{lists[n] * 1000:.0f} ms", flush=True)
+    b.raw["scaling"] = {"mksite_s": times, "nginx_reload_s": reloads, "pws_list_s": lists}
+    first = statistics.median([times[1], times[2], times[3]])
+    last = statistics.median([times[98], times[99], times[100]])
+    rows.append(("nginx reload, 1 / 10 / 100 sites",
+                 " / ".join(f"{reloads[n] * 1000:.0f}" for n in (1, 10, 100)) + " ms", "",
+                 reloads[100] / reloads[1]))
+    rows.append(("pws list, 1 / 10 / 100 sites",
+                 " / ".join(f"{lists[n] * 1000:.0f}" for n in (1, 10, 100)) + " ms", "",
+                 lists[100] / lists[1]))
+    rows.append(("mksite: 100th site vs 1st (median of 3 around each)", f"{last:.1f} s vs {first:.1f} s",
+                 "", last / first))
+    b.sh("for n in $(seq 1 100); do rmsite s$n --yes --delete-source >/dev/null; done", timeout=1800)
+    return rows
+
+
+def memory_mib(b: Bench, site: str) -> float:
+    pids = b.sh(f"systemctl show -p MainPID --value pws-site@{site}.service").strip()
+    if pids in ("", "0"):
+        return 0.0
+    kib = b.sh(f"for p in {pids} $(pgrep -P {pids}); do grep '^Pss:' /proc/$p/smaps_rollup; done "
+               "| awk '{s+=$2} END {print s+0}'")
+    return float(kib) / 1024
+
+
+def scale_to_zero(b: Bench, site: str) -> None:
+    """The real idle path: idle=1, an access log untouched for 2 minutes, one health pass."""
+    b.sh(f"pws config {site} idle=1 >/dev/null; touch -d '-2 min' /var/log/nginx/pws-{site}.access.log; "
+         f"pws health {site} --quiet; systemctl is-active pws-site@{site}.service | grep -qx inactive")
+
+
+def idle_and_cold_start(b: Bench) -> list[tuple]:
+    rows = []
+    for site, path, host in (("hello", "/", "hello.example.org"), ("dj", "/admin/login/", "dj.example.org")):
+        b.sh(f"curl -sf -o /dev/null -H 'Host: {host}' http://127.0.0.1{path}; sleep 2")
+        idle = b.keep(f"{site} idle PSS MiB", [memory_mib(b, site) for _ in range(RUNS)])
+        zero, cold = [], []
+        for _ in range(RUNS):
+            scale_to_zero(b, site)
+            zero.append(memory_mib(b, site))
+            out = b.sh(f"curl -sS -o /dev/null -w '%{{http_code}} %{{time_total}}' -H 'Host: {host}' "
+                       f"http://127.0.0.1{path}")
+            code, seconds = out.split()
+            assert code == "200", out
+            cold.append(float(seconds))
+        z, c = b.keep(f"{site} scaled-to-zero MiB", zero), b.keep(f"{site} cold start s", cold)
+        b.sh(f"pws config {site} idle=0 >/dev/null")
+        label = "hello" if site == "hello" else "django"
+        rows.append((f"{label}: memory idle vs scaled to zero", f"{idle:.1f} MiB vs {z:.1f} MiB", "", None))
+        rows.append((f"{label}: first response after scale to zero", f"{c * 1000:.0f} ms", "", None))
+    return rows
+
+
+def setup(b: Bench) -> None:
+    b.ct.write_file("/root/hello/hello.py", HELLO)
+    b.ct.write_file("/root/hello/static/ten.bin", os.urandom(10240))
+    b.ct.write_file("/root/tiny/tiny.py", TINY)
+    b.sh("mksite wsgi hello --app hello:app --from /root/hello --domain hello.example.org "
+         "--static /static=static --yes")
+    b.sh("mksite django dj --domain dj.example.org --yes")
+
+
+def describe_machine(b: Bench) -> str:
+    cores = b.sh("nproc").strip()
+    mem = b.sh("awk '/MemTotal/ {printf \"%.0f\", $2/1048576}' /proc/meminfo").strip()
+    debian = b.sh("cat /etc/debian_version").strip()
+    return f"{cores} cores, {mem} GiB, Debian {debian} booted with systemd (nspawn container)"
+
+
+def print_table(rows: list[tuple], machine: str) -> None:
+    print(f"\nPWS benchmark — {machine}\n")
+    width = max(len(r[0]) for r in rows)
+    for name, figure, detail, ratio in rows:
+        ratio_text = f"ratio {ratio:.2f}" if ratio is not None else ""
+        print(f"  {name.ljust(width)}  {figure:<24} {ratio_text:<12} {detail}")
+
+
+def main() -> int:
+    debs = container.find_debs()
+    if not debs:
+        print("no .deb in dist/: run make deb first", file=sys.stderr)
+        return 2
+    image = container.ensure_image([*container.system_image_packages(), "wrk"])
+    wheels = container.ensure_wheelhouse(container.site_requirements())
+    with container.Container(image, wheels) as ct:
+        container.install_debs(ct, debs)
+        b = Bench(ct)
+        machine = describe_machine(b)
+        setup(b)
+        rows = []
+        for part in (throughput, static_files, idle_and_cold_start, mksite_times, scaling):
+            print(f"measuring: {part.__name__}", flush=True)
+            rows += part(b)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine, "rows": rows, "raw": b.raw}, indent=2))
+    print_table(rows, machine)
+    print(f"\nraw results: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Issue 5, 'without systemd': a Debian 12 booted with sysvinit-core (no systemd at all), the
+same .debs installed with apt, sites started, crash-restarted and reloaded by /etc/init.d/pws."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+import container
+
+SYSV_PACKAGES = ["sysvinit-core", "nginx", "python3", "python3-venv", "curl", "procps",
+                 "iproute2", "ca-certificates", "adduser", "diffutils", "init-system-helpers",
+                 "python3.11", "logrotate"]
+APP = '''
+VERSION = "sysv-1"
+
+def app(environ, start_response):
+    data = VERSION.encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+'''
+
+
+class SysVContainer(container.Container):
+    """The harness's container, booted with sysvinit as PID 1 instead of systemd."""
+
+    def _wait_until_running(self, deadline: float) -> str:
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                level = self.run(["runlevel"], check=False, timeout=5).stdout.strip()
+            except subprocess.TimeoutExpired:
+                level = ""
+            if level.endswith(" 2") and self.run("pgrep -x nginx", check=False).returncode == 0:
+                return f"runlevel {level}"
+            time.sleep(0.2)
+        self._fail("sysvinit did not reach runlevel 2 with nginx running")
+
+    def stop(self, timeout: float = 3) -> None:
+        super().stop(timeout)  # sysvinit ignores nspawn's poweroff signal: killed after 3 s
+
+
+def sysv_image():
+    path = container.IMAGES / f"bookworm-sysvinit-{container._digest(SYSV_PACKAGES)}.tar"
+    with container._Lock(container.IMAGES / ".lock"):
+        if not path.exists():
+            container._build_image(sorted(SYSV_PACKAGES), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sysv(debs, wheelhouse):
+    with SysVContainer(sysv_image(), wheelhouse) as ct:
+        assert not ct.exists("/run/systemd/system")
+        container.install_debs(ct, [d for d in debs if d.name.startswith("pws_")])
+        ct.write_file("/root/hello/hello.py", APP)
+        ct.run("mksite wsgi hello --app hello:app --from /root/hello --domain hello.example.org "
+               "--yes", timeout=600)
+        yield ct
+
+
+def serving(ct, want: str, within: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        status, body = container.http(ct, "http://127.0.0.1/", host="hello.example.org", timeout=2)
+        if status == 200 and want in body:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"not serving {want!r} within {within}s: {status} {body[:200]!r}")
+
+
+def master_pid(ct) -> str:
+    return ct.read_file("/run/pws/hello.pid").strip()
+
+
+def test_site_serves_without_systemd(sysv):
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-1")
+    assert "hello" in sysv.run("/etc/init.d/pws status").stdout
+    assert sysv.run("stat -c '%G %a' /run/pws/hello.sock").stdout.strip() == "www-data 660"
+    users = set(sysv.run("ps -o user= --ppid " + master_pid(sysv)).stdout.split())
+    assert users in ({"pws-hello"}, {"pws-hel+"})
+
+
+def test_a_killed_master_is_restarted_by_the_supervisor(sysv):
+    old = master_pid(sysv)
+    sysv.run(f"kill -9 {old}")
+    killed = time.monotonic()
+    while master_pid(sysv) == old:
+        assert time.monotonic() - killed < 30, "the supervisor did not restart gunicorn"
+        time.sleep(0.05)
+    restarted = time.monotonic() - killed
+    took = restarted + serving(sysv, "sysv-1", 30)
+    print(f"\nsysvinit: new master {restarted:.2f} s after kill -9 of the old one; "
+          f"serving through it after {took:.2f} s")
+    assert "gunicorn exited (-9); restart 1" in sysv.read_file("/var/log/pws/hello.log")
+
+
+def test_init_script_reloads_new_code_and_stops_and_starts(sysv):
+    sysv.run("sed -i 's/sysv-1/sysv-2/' /srv/pws/hello/app/hello.py")
+    sysv.run("/etc/init.d/pws reload")
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-2")
+    sysv.run("/etc/init.d/pws stop")
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[0] == 503
+    sysv.run("/etc/init.d/pws start")
+    serving(sysv, "sysv-2", 30)
+
+
+def test_rmsite_without_systemd(sysv):
+    sysv.run("rmsite hello --yes --delete-source")
+    assert not sysv.exists("/srv/pws/hello")
+    assert sysv.run("pgrep -f '[p]ws.services.sysvinit hello'", check=False).returncode == 1
+    assert sysv.run("getent passwd pws-hello", check=False).returncode == 2
