@@ -137,7 +137,7 @@ piuparts: deb
 		$(SUDO) mmdebstrap --variant=minbase --quiet bookworm $$tmp $(PIUPARTS_MIRROR) \
 			&& $(SUDO) mv $$tmp $(PIUPARTS_BASE); fi
 	$(SUDO) piuparts -d bookworm -m $(PIUPARTS_MIRROR) -b $(PIUPARTS_BASE) \
-		--install-purge-install --no-upgrade-test -i /opt/ \
+		--install-purge-install --no-upgrade-test --log-level=info -i /opt/ \
 		-I '/var/lib/nginx/(body|fastcgi|proxy|scgi|uwsgi)/' $(DIST)/pws_*.deb
 
 test: deps venv test-unit test-integration test-system lint piuparts

@@ -214,7 +214,7 @@ def test_b_the_admins_configuration_is_kept_and_pws_is_gone(fresh, module_deb):
     ct.write_file("/etc/nginx/sites-available/admin.conf", ADMIN_DEFAULT)
     ct.run("cd /etc/nginx/sites-enabled && rm default && ln -s ../sites-available/admin.conf .")
     ct.run("sed -i 's/# server_tokens off;/server_tokens off;/' /etc/nginx/nginx.conf && "
-           "grep -q '^\s*server_tokens off;' /etc/nginx/nginx.conf")
+           "grep -q '^[[:space:]]*server_tokens off;' /etc/nginx/nginx.conf")
     ct.write_file("/etc/nginx/conf.d/admin-gzip.conf", "gzip_comp_level 5;\n", mode=0o640)
     ct.run("systemctl reload nginx")
     wait_page(ct, "any.example.org", "admin default")
@@ -231,7 +231,7 @@ def test_b_the_admins_configuration_is_kept_and_pws_is_gone(fresh, module_deb):
     ct.run("sed -i 's|^    location / |    location /echo { echo \"echo module\"; }\\n&|' "
            "/etc/nginx/sites-available/admin.conf")
     ct.run("sed -i 's/# gzip_vary on;/gzip_vary on;/' /etc/nginx/nginx.conf && "
-           "grep -q '^\s*gzip_vary on;' /etc/nginx/nginx.conf")
+           "grep -q '^[[:space:]]*gzip_vary on;' /etc/nginx/nginx.conf")
     ct.run("systemctl reload nginx")
     wait_page(ct, "any.example.org", "echo module", "/echo")
     status = status_lines(ct)
