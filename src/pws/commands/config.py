@@ -6,7 +6,8 @@ import argparse
 from .. import site as sitemod
 from ..environment import Env
 from ..errors import InvalidInput
-from .control import apply_one
+from ..locks import site_lock
+from .control import apply_locked
 
 TUNABLES = {
     "workers": (int, "gunicorn worker processes"),
@@ -29,12 +30,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
             print(f"{key} = {getattr(site, key)}")
         return 0
     env.require_root("pws config")
-    for setting in args.settings:
-        key, value = _parse(setting)
-        setattr(site, key, value)
-    site.check()
-    sitemod.save(env.paths, site)
-    apply_one(env, site.name)
+    changes = dict(_parse(setting) for setting in args.settings)
+    with site_lock(env.paths, site.name):
+        site = sitemod.load(env.paths, args.name)
+        for key, value in changes.items():
+            setattr(site, key, value)
+        site.check()
+        sitemod.save(env.paths, site)
+        apply_locked(env, site.name)
     return 0
 
 

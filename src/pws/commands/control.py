@@ -6,6 +6,7 @@ import argparse
 from .. import formulae, site as sitemod
 from ..environment import Env
 from ..errors import InvalidInput
+from ..locks import site_lock
 from ..transaction import Transaction
 
 
@@ -21,10 +22,11 @@ def run_action(args: argparse.Namespace, env: Env) -> int:
     env.require_root(f"pws {args.command}")
     action = getattr(env.services, args.command)
     for name in _targets(args, env):
-        if args.command in ("reload", "restart"):
-            _check_app(env, name)
-        with env.ui.step(f"{args.command} {name}"):
-            action(name)
+        with site_lock(env.paths, name):
+            if args.command in ("reload", "restart"):
+                _check_app(env, name)
+            with env.ui.step(f"{args.command} {name}"):
+                action(name)
     return 0
 
 
@@ -43,6 +45,12 @@ def run_apply(args: argparse.Namespace, env: Env) -> int:
 
 
 def apply_one(env: Env, name: str) -> None:
+    with site_lock(env.paths, name):
+        apply_locked(env, name)
+
+
+def apply_locked(env: Env, name: str) -> None:
+    """apply_one for a caller that already holds the site lock."""
     site = sitemod.load(env.paths, name)
     formula = formulae.load(site.formula, env.paths)
     env.ui.say(f"applying {name}")

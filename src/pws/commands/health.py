@@ -11,6 +11,7 @@ import time
 
 from .. import probe, site as sitemod
 from ..environment import Env
+from ..locks import SiteBusy, site_lock
 from . import alerts
 
 
@@ -19,22 +20,31 @@ def run(args: argparse.Namespace, env: Env) -> int:
     names = sitemod.names(env.paths) if args.all else [sitemod.load(env.paths, args.name).name]
     hung = 0
     for name in names:
-        site = sitemod.load(env.paths, name)
-        if not env.services.status(name).state.startswith("active"):
-            continue  # stopped, idle (scaled to zero) or failed: nothing to probe
-        if _idle_for(env, site) >= site.idle * 60 > 0:
-            env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
-            env.services.stop_until_request(name)
-            continue
-        if _answers(env, site):
-            env.ui.say(f"{name}: ok")
-            continue
-        hung += 1
-        reason = f"no answer to GET {site.health_path} within {site.health_timeout}s: restarted"
-        print(f"pws-health: site {name}: {reason}", file=sys.stderr, flush=True)
-        env.services.kill_and_restart(name)
-        alerts.record(env, name, reason)
+        try:
+            with site_lock(env.paths, name, wait=False):
+                hung += _check(env, name)
+        except SiteBusy:
+            continue  # being created, reloaded or removed right now: next pass
     return 0 if not hung else 1
+
+
+def _check(env: Env, name: str) -> int:
+    """Probe one site; 1 if it was hung (and has been restarted)."""
+    site = sitemod.load(env.paths, name)
+    if not env.services.status(name).state.startswith("active"):
+        return 0  # stopped, idle (scaled to zero) or failed: nothing to probe
+    if _idle_for(env, site) >= site.idle * 60 > 0:
+        env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
+        env.services.stop_until_request(name)
+        return 0
+    if _answers(env, site):
+        env.ui.say(f"{name}: ok")
+        return 0
+    reason = f"no answer to GET {site.health_path} within {site.health_timeout}s: restarted"
+    print(f"pws-health: site {name}: {reason}", file=sys.stderr, flush=True)
+    env.services.kill_and_restart(name)
+    alerts.record(env, name, reason)
+    return 1
 
 
 def _idle_for(env: Env, site) -> float:

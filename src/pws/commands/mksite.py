@@ -9,6 +9,7 @@ from .. import databases, formulae, probe, site as sitemod, users, validate, ven
 from ..defaults import site_defaults
 from ..environment import Env
 from ..errors import InvalidInput, NotReady
+from ..locks import site_lock
 from ..site import Site
 from ..transaction import Transaction
 
@@ -42,12 +43,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
     formula = formulae.load(args.formula, env.paths)
     source = _source(args)
     site = _gather(args, env, name, formula, source)
-    _check_free(env, site)
-    database = databases.for_site(site, env.paths)
-    if database:
-        database.check(site)
-    with Transaction() as tx:
-        _create(env, site, formula, source, args, tx)
+    with site_lock(env.paths, name):
+        _check_free(env, site)
+        database = databases.for_site(site, env.paths)
+        if database:
+            database.check(site)
+        with Transaction() as tx:
+            _create(env, site, formula, source, args, tx)
     url = f"http://{site.domains[0]}/"
     env.ui.say(f"Site '{site.name}' is live: {url}")
     env.ui.say(f"  definition: {env.paths.site_file(site.name)}   logs: pws logs {site.name}")

@@ -52,10 +52,12 @@ def rolling_reload(master: int, ready_dir: Path, boot_timeout: float) -> int:
             fresh.update(worker_pids(master) - seen)
             return any((ready_dir / f"worker-{pid}.ready").exists() for pid in fresh)
 
-        if not _wait(new_worker_ready, boot_timeout):
+        if not _wait(lambda: new_worker_ready() or not _alive(master), boot_timeout):
             os.kill(master, signal.SIGTTOU)  # back to the old count; old code keeps serving
             raise CommandFailed(f"A new worker did not load the app within {boot_timeout:.0f}s.",
                                 "see `pws logs NAME`; the old workers still serve.")
+        if not _alive(master):
+            return 0  # stopped meanwhile: the socket starts the new code on the next request
         seen |= fresh
         os.kill(master, signal.SIGTTOU)
         _wait(lambda: not _alive(retiring), boot_timeout)
