@@ -280,8 +280,12 @@ pws_reload_nginx() {
     elif [ -d /run/systemd/system ]; then
         systemctl try-reload-or-restart nginx.service \
             || pws_say "nginx was not reloaded; see \`systemctl status nginx\`."
-    elif [ -s /run/nginx.pid ] && [ -x /etc/init.d/nginx ]; then
+    elif [ ! -s /run/nginx.pid ]; then
+        return 0  # not running: it reads the restored configuration when it starts
+    elif [ -x /etc/init.d/nginx ]; then
         invoke-rc.d nginx reload || pws_say "nginx was not reloaded; reload it yourself."
+    else
+        "$PWS_NGINX_CMD" -s reload || pws_say "nginx was not reloaded; reload it yourself."
     fi
 }
 

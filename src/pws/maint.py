@@ -88,9 +88,23 @@ def prerm(env: Env, action: str, *args: str) -> None:
     names = sitemod.names(env.paths)
     if not names:
         return
-    valid_before = succeeds(["nginx", "-t", "-q"])
     for name in names:
         env.services.uninstall(name)
+    try:
+        kept = _disable_vhosts(env, names)
+    except (PwsError, ValueError) as exc:  # a tampered state dir must not block the removal
+        env.ui.warn(f"the record of pws's nginx changes in {env.paths.nginx_state} is damaged "
+                    f"({exc}): pws's vhosts were left as they are, and `apt purge pws` will "
+                    "leave /etc/nginx as it is.")
+        return
+    env.ui.say(f"pws: {'stopped' if kept else 'disabled'} {len(names)} site(s); their "
+               f"definitions stay in {env.paths.sites_dir} and come back when pws is installed again.")
+
+
+def _disable_vhosts(env: Env, names: list[str]) -> bool:
+    """Disable the vhosts and reload; True if they had to stay enabled."""
+    valid_before = succeeds(["nginx", "-t", "-q"])
+    for name in names:
         env.web.disable(name)
     needed = valid_before and not succeeds(["nginx", "-t", "-q"])
     if needed:
@@ -101,8 +115,7 @@ def prerm(env: Env, action: str, *args: str) -> None:
         env.ui.warn("without pws's vhosts `nginx -t` fails (does your configuration use an "
                     "upstream pws-NAME?), so they stay enabled; their apps are stopped.")
     env.web.reload_if_valid()
-    env.ui.say(f"pws: {'stopped' if needed else 'disabled'} {len(names)} site(s); their "
-               f"definitions stay in {env.paths.sites_dir} and come back when pws is installed again.")
+    return needed
 
 
 def main(argv: list[str]) -> int:

@@ -391,3 +391,44 @@ def test_f_a_restore_that_breaks_nginx_is_put_back(fresh):
     backups = ct.run("ls /var/backups/pws/*/").stdout.split()
     assert backups == ["base.tar", "prepurge.tar", "restored-but-failing.tar"]
     assert dpkg_status(ct) == ""
+
+
+# ---------------------------------------------------------------- (g) bad input
+
+
+def test_g_a_broken_config_and_a_tampered_state_never_fail_apt(fresh):
+    """A config failing `nginx -t` at install: pws installs, touches nothing, waits. A state
+    dir tampered with: remove and purge succeed, /etc/nginx is left as it is, a copy is kept."""
+    ct = fresh
+    ct.write_file("/etc/nginx/conf.d/broken.conf", "this is not nginx;\n")
+    broken = manifest(ct)
+    out = apt(ct, "install", PWS)
+    assert "`nginx -t` fails on your configuration, so pws has not touched /etc/nginx" in out
+    assert dpkg_status(ct) == "install ok installed"
+    assert ct.read_file("/var/lib/pws/nginx/phase") == "deferred\n"
+    assert manifest(ct) == broken
+    # mksite tries, nginx -t names the admin's broken file, nothing stays changed.
+    ct.write_file("/root/hello/app.py", APP.format(name="hello"))
+    refused = ct.run("mksite wsgi hello --app app:app --from /root/hello --yes", check=False)
+    assert refused.returncode != 0
+    assert 'unknown directive "this" in /etc/nginx/conf.d/broken.conf:1' in refused.stderr
+    assert manifest(ct) == broken
+
+    ct.run("rm /etc/nginx/conf.d/broken.conf && dpkg-reconfigure pws")
+    mksite(ct, "hello")
+    # The base is the tree before pws's first write (mksite's attempt): broken.conf in it,
+    # untouched by pws, so the purge leaves it deleted as the admin did.
+    assert base_manifest(ct) == broken
+    ct.run("echo 'not a manifest line' >> /var/lib/pws/nginx/written.manifest")
+    before = manifest(ct)
+
+    out = apt(ct, "purge", "pws")
+    assert "is damaged (bad manifest line" in out
+    assert ("pws: the record of pws's changes in /var/lib/pws/nginx is damaged: "
+            "written.manifest has malformed lines;") in out
+    assert "pws: /etc/nginx was left exactly as it is; a copy of that record is in " \
+           "/var/backups/pws/purge-" in out
+    assert manifest(ct) == before
+    assert ct.exists("/var/backups/pws/") and "written.manifest" in ct.run(
+        "ls /var/backups/pws/*/state/").stdout
+    assert dpkg_status(ct) == "" and nginx_ok(ct)
