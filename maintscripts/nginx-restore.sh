@@ -72,7 +72,7 @@ pws_setup() {
     else
         PWS_NGINX_CMD=${PWS_RESTORE_NGINX:-$(command -v nginx || true)}
     fi
-    PWS_WORK= PWS_BACKUP= PWS_PROBLEM=
+    PWS_WORK= PWS_BACKUP= PWS_PROBLEM= PWS_RESUMED=
     PWS_RESTORED=0 PWS_REMOVED=0 PWS_MERGED=0 PWS_KEPT=0
 }
 
@@ -93,7 +93,8 @@ pws_load_state() {
     PWS_WORK=$(mktemp -d "$PWS_STATE/.work.XXXXXX")
     pws_sorted_manifest base > "$PWS_WORK/base"
     pws_sorted_manifest written > "$PWS_WORK/written"
-    PWS_PROBLEM=$(pws_manifest_problem base)$(pws_manifest_problem written)
+    PWS_PROBLEM=$(pws_manifest_problem base)
+    [ -n "$PWS_PROBLEM" ] || PWS_PROBLEM=$(pws_manifest_problem written)
     [ -z "$PWS_PROBLEM" ] || return 0
     mkdir "$PWS_WORK/base.tree"
     if ! tar -C "$PWS_WORK/base.tree" --numeric-owner -xpf "$PWS_STATE/base.tar" 2>/dev/null \
@@ -117,9 +118,9 @@ pws_sorted_manifest() {
 pws_manifest_problem() {
     local t=$PWS_TAB
     if grep -Ev "^[^$t]+$t[fld-]$t[^$t]+$t[^$t]+$t[^$t]+\$" "$PWS_WORK/$1" >/dev/null; then
-        printf '%s ' "$1.manifest has malformed lines;"
+        printf '%s' "$1.manifest has malformed lines"
     elif cut -f1 "$PWS_WORK/$1" | grep -E '^/|(^|/)\.\.(/|$)' >/dev/null; then
-        printf '%s ' "$1.manifest names paths outside /etc/nginx;"
+        printf '%s' "$1.manifest names paths outside /etc/nginx"
     fi
 }
 
@@ -158,7 +159,7 @@ pws_state_damaged() {
     pws_backup_dir
     cp -a -- "$PWS_STATE" "$PWS_BACKUP/state"
     rm -rf "$PWS_BACKUP/state"/.work.*
-    pws_say "the record of pws's changes in $PWS_STATE is damaged: $1"
+    pws_say "the record of pws's changes in $PWS_STATE is damaged: $1."
     pws_say "$PWS_ETC_NGINX was left exactly as it is; a copy of that record is in $PWS_BACKUP/state."
     pws_list_leftovers
 }
@@ -196,6 +197,7 @@ pws_cleanup() {
 pws_take_prepurge() {
     if [ -f "$PWS_STATE/prepurge.tar" ]; then
         PWS_BEFORE=$(cat "$PWS_STATE/prepurge.nginx-t" 2>/dev/null || echo none)
+        PWS_RESUMED=1
         pws_say "continuing an earlier, interrupted restore."
         return 0
     fi
@@ -218,10 +220,12 @@ pws_nginx_check() {
     fi
 }
 
+# (An earlier run that was interrupted may have made the changes: then this one checks
+# and reloads for it.)
 pws_after_restore() {
     local changed=$((PWS_RESTORED + PWS_REMOVED + PWS_MERGED))
     pws_nginx_check
-    if [ "$PWS_CHECK" = failed ] && [ "$PWS_BEFORE" = ok ] && [ "$changed" -gt 0 ]; then
+    if [ "$PWS_CHECK" = failed ] && [ "$PWS_BEFORE" = ok ]; then
         pws_rollback
         return 0
     fi
@@ -229,7 +233,7 @@ pws_after_restore() {
     if [ "$PWS_CHECK" = failed ]; then
         pws_say "\`nginx -t\` fails, as it did before the purge:"
         printf '%s\n' "$PWS_CHECK_OUT"
-    elif [ "$PWS_CHECK" = ok ] && [ "$changed" -gt 0 ]; then
+    elif [ "$PWS_CHECK" = ok ] && { [ "$changed" -gt 0 ] || [ -n "$PWS_RESUMED" ]; }; then
         pws_reload_nginx
     fi
 }
@@ -274,14 +278,17 @@ pws_sync_paths() {
     done 3< "$2.rev"
 }
 
+# Through invoke-rc.d (systemd or not, policy-rc.d respected); only if nginx runs: if not,
+# it reads the restored configuration when it starts.
 pws_reload_nginx() {
+    local pid
     if [ -n "$PWS_ROOT" ]; then
         "$PWS_NGINX_CMD" -s reload || pws_say "nginx was not reloaded; reload it yourself."
-    elif [ -d /run/systemd/system ]; then
-        systemctl try-reload-or-restart nginx.service \
-            || pws_say "nginx was not reloaded; see \`systemctl status nginx\`."
-    elif [ ! -s /run/nginx.pid ]; then
-        return 0  # not running: it reads the restored configuration when it starts
+        return 0
+    fi
+    pid=$(cat /run/nginx.pid 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        return 0
     elif [ -x /etc/init.d/nginx ]; then
         invoke-rc.d nginx reload || pws_say "nginx was not reloaded; reload it yourself."
     else

@@ -425,7 +425,7 @@ def test_g_a_broken_config_and_a_tampered_state_never_fail_apt(fresh):
     out = apt(ct, "purge", "pws")
     assert "is damaged (bad manifest line" in out
     assert ("pws: the record of pws's changes in /var/lib/pws/nginx is damaged: "
-            "written.manifest has malformed lines;") in out
+            "written.manifest has malformed lines.") in out
     assert "pws: /etc/nginx was left exactly as it is; a copy of that record is in " \
            "/var/backups/pws/purge-" in out
     assert manifest(ct) == before

@@ -35,6 +35,9 @@ STUB_NGINX = """\
 conf="$PWS_RESTORE_ROOT/etc/nginx/nginx.conf"
 case "$1" in
 -t)
+    n=$(( $(cat "$PWS_RESTORE_ROOT/nginx-checks" 2>/dev/null || echo 0) + 1 ))
+    echo "$n" > "$PWS_RESTORE_ROOT/nginx-checks"
+    [ "$n" != "${KILL_AT_CHECK:-}" ] || { kill -9 "$PPID"; exit 1; }
     for f in $(sed -n 's/.*include \\([^;*]*\\);.*/\\1/p' "$conf"); do
         [ -e "$PWS_RESTORE_ROOT/etc/nginx/$f" ] || { echo "nginx: [emerg] open() $f failed"; exit 1; }
     done
@@ -407,6 +410,19 @@ def test_nginx_failing_after_the_restore_puts_the_tree_back(tree):
     assert sorted(p.name for p in bk.iterdir()) == ["base.tar", "prepurge.tar",
                                                     "restored-but-failing.tar"]
     assert not (tree.root / "nginx-signals").exists()
+
+
+def test_a_purge_killed_before_its_nginx_check_still_rolls_back_when_run_again(tree):
+    tree.state.write_file(tree.p("snippets/pws-proxy.conf"), "proxy_set_header Host $host;\n")
+    tree.p("nginx.conf").write_text(tree.p("nginx.conf").read_text().replace(
+        "http {\n", "http {\n    include snippets/pws-proxy.conf;\n"))
+    before = tree.scan()
+    killed = tree.restore(nginx=True, env={"KILL_AT_CHECK": "2"})  # after the restore
+    assert killed.returncode == -9 and "removed snippets/pws-proxy.conf" in killed.stdout
+    out = run_ok(tree, nginx=True)
+    assert "continuing an earlier, interrupted restore." in out
+    assert "was put back as it was before the purge" in out
+    assert tree.scan() == before
 
 
 def test_nginx_is_checked_and_reloaded_after_a_good_restore(tree):
