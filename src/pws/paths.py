@@ -97,18 +97,21 @@ class Paths:
     def nginx_log(self, name: str, kind: str) -> Path:
         return self._r(f"/var/log/nginx/pws-{name}.{kind}.log")
 
-    # --- shipped data
+    # --- shipped data (in a checkout: where the source tree keeps it)
+    def _shipped(self, installed: str, in_checkout: str) -> Path:
+        return self.share / (in_checkout if self.share == SOURCE_TREE else installed)
+
     @property
     def templates(self) -> Path:
-        return self.share / ("templates" if self.share != SOURCE_TREE else "conf/templates")
+        return self._shipped("templates", "conf/templates")
 
     @property
     def errors(self) -> Path:
-        return self.share / ("errors" if self.share != SOURCE_TREE else "conf/errors")
+        return self._shipped("errors", "conf/errors")
 
     @property
     def formulae(self) -> Path:
-        return self.share / ("formulae" if self.share != SOURCE_TREE else "src/pws_formulae")
+        return self._shipped("formulae", "src/pws_formulae")
 
     # --- systemd
     @property

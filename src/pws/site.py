@@ -41,7 +41,8 @@ class Site:
 
     def check(self) -> "Site":
         validate.site_name(self.name)
-        validate.app_spec(self.app) if self.app else None
+        if self.app:
+            validate.app_spec(self.app)
         self.domains = [validate.domain(d) for d in self.domains]
         if not self.domains:
             raise InvalidInput(f"Site '{self.name}' has no domain.", "add one with --domain.")
