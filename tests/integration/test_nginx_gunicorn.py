@@ -79,6 +79,20 @@ def test_a_vhost_nginx_rejects_is_rolled_back_and_others_keep_serving(hello, pri
         admin_file.unlink()
 
 
+def test_an_admin_config_that_already_fails_is_named_and_nothing_is_written(hello, private_nginx):
+    web, _ = private_nginx
+    broken = web.paths.nginx / "sites-enabled" / "admin-broken.conf"
+    broken.write_text("server { listen 127.0.0.1:1; bogus_directive on; }\n")
+    other = Site(name="other", formula="wsgi", app="hello:app", domains=["other.example.org"])
+    try:
+        with pytest.raises(NginxConfigError, match="fails `nginx -t` already") as err:
+            web.install(other)
+        assert "admin-broken.conf" in str(err.value)
+        assert not web.paths.vhost("other").exists()
+    finally:
+        broken.unlink()
+
+
 def test_nginx_diff_shows_what_pws_created(hello, private_nginx):
     web, _ = private_nginx
     verdicts = {s.path: s.verdict for s in compare.changed(web.state)}

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +148,12 @@ def load(name: str, paths: Paths) -> Formula:
         raise InvalidInput(f"There is no formula '{name}'.", f"use one of: {known}.")
     spec = importlib.util.spec_from_file_location(f"pws_formula_{name}", module_file)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # No __pycache__ in /usr/share/pws/formulae: dpkg could not remove the directory.
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return module.FORMULA
 
 

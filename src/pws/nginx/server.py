@@ -69,6 +69,7 @@ class NginxServer:
         text, target = self.render(site), f"../sites-available/{vhost.name}"
         if before == (text, target):
             return
+        self._check_admin_config()
         self.state.write_file(vhost, text)
         self.state.symlink(link, target)
         try:
@@ -127,6 +128,15 @@ class NginxServer:
         except CommandFailed as exc:
             raise NginxConfigError(exc.problem, "the change was rolled back; other sites are "
                                    "unaffected. Check the site's domains and static paths.") from exc
+
+    def _check_admin_config(self) -> None:
+        """nginx must accept the configuration before pws changes it, or the fault is not ours."""
+        try:
+            run([*self.nginx_cmd, "-t", "-q"], problem="Your nginx configuration fails `nginx -t` "
+                "already, so pws changes nothing:")
+        except CommandFailed as exc:
+            raise NginxConfigError(exc.problem, "fix the file named above, then run the "
+                                   "command again.") from exc
 
     def reload_if_valid(self) -> None:
         if succeeds([*self.nginx_cmd, "-t", "-q"]):
