@@ -48,10 +48,9 @@ def _check(env: Env, name: str) -> int:
 
 
 def _idle_for(env: Env, site) -> float:
-    """Seconds since the last request nginx logged for the site (or since it started)."""
+    """Seconds since the last request nginx logged for the site (the waking one included)."""
     log = env.paths.nginx_log(site.name, "access")
-    last = max(log.stat().st_mtime if log.exists() else 0, env.services.started_at(site.name))
-    return time.time() - last
+    return time.time() - (log.stat().st_mtime if log.exists() else 0)
 
 
 def _answers(env: Env, site) -> bool:

@@ -35,9 +35,6 @@ class ServiceManager(Protocol):
     def stop_until_request(self, name: str) -> None:
         """Scale to zero: stop the app, keep listening so the next request starts it."""
 
-    def started_at(self, name: str) -> float:
-        """When the app last started (epoch seconds; 0 if unknown)."""
-
     def kill_and_restart(self, name: str) -> None:
         """For a hung site: kill every process of it, then start it again."""
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 
 from pathlib import Path
 
@@ -57,13 +56,6 @@ class Systemd:
         """Scale to zero: stop gunicorn, keep the socket, which starts it on the next request."""
         _, service = units(name)
         self._ctl("stop", service)
-
-    def started_at(self, name: str) -> float:
-        _, service = units(name)
-        usec = _show(service, "ExecMainStartTimestampMonotonic")["ExecMainStartTimestampMonotonic"]
-        if not usec.isdigit() or usec == "0":
-            return 0.0
-        return time.time() - (time.monotonic() - int(usec) / 1e6)
 
     def kill_and_restart(self, name: str) -> None:
         """For a hung site: SIGKILL every process (a stopped one cannot take SIGTERM), restart."""

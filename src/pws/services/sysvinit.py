@@ -101,10 +101,6 @@ class SysVInit:
     def stop_until_request(self, name: str) -> None:
         """Without socket activation nothing would start it again: sysvinit sites never idle."""
 
-    def started_at(self, name: str) -> float:
-        pidfile = self._gunicorn_pidfile(name)
-        return pidfile.stat().st_mtime if pidfile.exists() else 0.0
-
     def kill_and_restart(self, name: str) -> None:
         master = self._pid(self._gunicorn_pidfile(name))
         if master:
