@@ -63,9 +63,11 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
     for name in names:
         env.web.enable(name)
         env.services.install(name)
-    if names and old_version:
-        env.ui.say(f"pws: re-applying {len(names)} site(s) after the upgrade")
-        _reapply(env, names)
+    # After an upgrade every site; otherwise those whose vhost is gone (an interrupted purge).
+    stale = names if old_version else [n for n in names if not env.paths.vhost(n).exists()]
+    if stale:
+        env.ui.say(f"pws: re-applying {len(stale)} site(s)")
+        _reapply(env, stale)
     if names:
         # Always: apply leaves an unchanged vhost alone, and the links may have been enabled
         # by this run or by an earlier one that was killed before it reloaded nginx.
