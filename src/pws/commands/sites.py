@@ -14,8 +14,9 @@ def run_list(args: argparse.Namespace, env: Env) -> int:
         env.ui.say("No sites yet. Make one with: mksite wsgi NAME --from PATH")
         return 0
     rows = [("NAME", "FORMULA", "STATE", "DOMAINS")]
+    states = env.services.states([site.name for site in sites])
     for site in sites:
-        state = env.services.status(site.name).state
+        state = states.get(site.name, "unknown")
         if not env.web.is_enabled(site.name):
             state += ", vhost disabled"
         rows.append((site.name, site.formula, state, " ".join(site.domains)))

@@ -43,6 +43,9 @@ class ServiceManager(Protocol):
 
     def status(self, name: str) -> ServiceStatus: ...
 
+    def states(self, names: list[str]) -> dict[str, str]:
+        """The state of many sites at once, cheaply."""
+
     def logs(self, name: str, lines: int, follow: bool) -> list[str]:
         """The command that shows the app's log."""
 

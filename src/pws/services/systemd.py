@@ -84,6 +84,19 @@ class Systemd:
             last_errors=self._last_errors(service, failed),
         )
 
+    def states(self, names: list[str]) -> dict[str, str]:
+        """'active (running)' etc. for many sites in one systemctl call (pws list)."""
+        if not names:
+            return {}
+        proc = subprocess.run(["systemctl", "show", "--property=Id,ActiveState,SubState",
+                               *(units(n)[1] for n in names)], capture_output=True, text=True)
+        states = {}
+        for block in proc.stdout.strip().split("\n\n"):
+            props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+            name = props.get("Id", "").removeprefix("pws-site@").removesuffix(".service")
+            states[name] = f"{props.get('ActiveState')} ({props.get('SubState')})"
+        return states
+
     def _last_errors(self, service: str, failed: bool) -> list[str]:
         """Warnings; for a failed site the app's own exception and the traceback around it."""
         if not failed:

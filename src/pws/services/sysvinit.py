@@ -115,6 +115,9 @@ class SysVInit:
                 break
             time.sleep(0.1)  # until no process of the site's user is left
 
+    def states(self, names: list[str]) -> dict[str, str]:
+        return {name: self.status(name).state for name in names}
+
     def status(self, name: str) -> ServiceStatus:
         supervisor = self._pid(self._supervisor_pidfile(name))
         master = self._pid(self._gunicorn_pidfile(name))
