@@ -229,6 +229,25 @@ def test_rmsite_stops_asking_at_the_first_no(ct, server):
         _cleanup(ct, "ask2")
 
 
+def test_rmsite_without_a_running_server_drops_nothing_unless_told_to_keep(ct, server):
+    mksite(ct, f"django down --from {SHOP} --db postgresql")
+    ct.run("systemctl stop postgresql")
+    try:
+        before = sh.footprint(ct)
+        proc = ct.run("rmsite down --yes --drop-database", check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert "No PostgreSQL server is running: cannot tell what is left" in proc.stderr
+        assert "--keep-data" in proc.stderr
+        assert sh.footprint(ct) == before  # refused before anything was removed
+        proc = ct.run("rmsite down --yes --keep-data")
+        assert "Kept: PostgreSQL database pws-down owned by role pws-down" in proc.stdout
+    finally:
+        ct.run("systemctl start postgresql")
+        wait_for_postgresql(ct)
+    assert _state(ct, "postgresql", "down") == "tables role"
+    _cleanup(ct, "down")
+
+
 def test_removing_the_shop_drops_what_it_was_told_to(ct, shop):
     ct.run("rmsite shop --yes --delete-source --drop-owner")
     assert "pws-shop" not in sh.pg_names(ct)

@@ -152,6 +152,15 @@ def test_django_sites_get_a_daily_session_cleanup(ct, sites):
                 and "@shop." not in t]  # none for the Flask and Pyramid sites
 
 
+@pytest.mark.parametrize("name", ["shop", "api", "wiki"])
+def test_apply_and_reload_rederive_and_keep_serving(ct, sites, name):
+    _, path, text = SITES[name]
+    ct.run(f"pws apply {name} && pws reload {name}", timeout=600)
+    assert text in request(ct, f"{name}.example.org", path).body
+    static, _ = STATIC[name]
+    assert "public" in request(ct, f"{name}.example.org", static).header("cache-control")
+
+
 def test_pws_manage_needs_a_django_site(ct, sites):
     proc = ct.run("pws manage api check", check=False)
     assert proc.returncode != 0 and "not a Django site" in proc.stderr
@@ -231,8 +240,11 @@ def test_settings_flag_resolves_two_settings_modules(ct, sites):
 
 @pytest.mark.parametrize("name", SITES, ids=[PATHS[n] for n in SITES])
 def test_rmsite_removes_each_site(ct, sites, name):
-    proc = ct.run(f"rmsite {name} --yes --delete-source --drop-database")
+    had_database = ct.exists(f"/srv/pws/{name}/data/db.sqlite3")  # the new Flask and Pyramid
+    proc = ct.run(f"rmsite {name} --yes --delete-source --drop-database")  # apps never made one
     assert f"Site '{name}' removed." in proc.stdout
+    assert ("deleted /srv/pws/" in proc.stdout) is had_database  # nothing said otherwise
+    assert ("table(s)" in proc.stdout) is had_database
     assert not ct.exists(f"/srv/pws/{name}") and not ct.exists(f"/etc/pws/sites/{name}.toml")
     assert f"@{name}." not in ct.run("ls /etc/systemd/system/timers.target.wants/").stdout
     _, path, text = SITES[name]

@@ -46,11 +46,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.services.uninstall(site.name)
     with ui.step("removing the nginx vhost"):
         env.web.remove(site.name)
-    _drop_database(env, site, drops)
+    _drop_database(env, site, drops, args.keep_data)
     for path in (paths.gunicorn_conf(site.name),):
         remove_path(path)
     shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True)
-    keep_data = site.database == "sqlite" and "database" not in drops
+    keep_data = (site.database == "sqlite" and "database" not in drops
+                 and databases.for_site(site, paths).exists(site))  # an SQLite file to keep
     _remove_home(env, site.name, delete_source, keep_data)
     users.remove(site.user)
     paths.site_file(site.name).unlink()
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 def _database_choices(args, env: Env, site) -> list[str]:
     """Which of tables, database, owner to drop: flags, else questions in that order."""
     db = databases.for_site(site, env.paths)
-    if db is None or args.keep_data:
+    if db is None or args.keep_data or not db.exists(site):  # nothing to ask about
         return []
     levels = [("tables", "drop_tables"), ("database", "drop_database"), ("owner", "drop_owner")]
     if db.kind == "sqlite":
@@ -78,13 +79,13 @@ def _database_choices(args, env: Env, site) -> list[str]:
     return chosen
 
 
-def _drop_database(env: Env, site, drops: list[str]) -> None:
+def _drop_database(env: Env, site, drops: list[str], keep_data: bool) -> None:
     db = databases.for_site(site, env.paths)
     if db is None:
         return
     for what in drops:
         env.ui.say(getattr(db, f"drop_{what}")(site))
-    if "database" not in drops:
+    if "database" not in drops and (drops or keep_data or db.exists(site)):
         env.ui.say(f"Kept: {db.describe(site)} ({', '.join(drops) or 'nothing'} dropped).")
 
 

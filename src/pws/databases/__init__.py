@@ -20,6 +20,9 @@ class Database(Protocol):
     def create(self, site: Site, tx: Transaction) -> None:
         """Make the database (and its owner); register their removal with tx."""
 
+    def exists(self, site: Site) -> bool:
+        """Whether there is anything of the site's database left to keep or drop."""
+
     def settings(self, site: Site) -> dict:
         """Connection settings: ENGINE-neutral keys NAME, USER, PASSWORD, HOST, URL."""
 

@@ -35,14 +35,18 @@ class PostgreSQL:
                    problem="PostgreSQL refused:", fix="see the PostgreSQL log.", cwd="/")
         return proc.stdout.strip()
 
-    def check(self, site: Site) -> None:
-        """Fail clearly, before anything is made: no server, or the site's names are taken."""
+    @staticmethod
+    def _server_answers() -> bool:
         try:
             proc = subprocess.run(["pg_isready", "-q", "-h", SOCKET_DIR], capture_output=True)
         except FileNotFoundError as exc:
             raise PwsError("PostgreSQL is not installed on this machine (no pg_isready).",
-                           "apt install postgresql, or use --db sqlite.") from exc
-        if proc.returncode != 0:
+                           "apt install postgresql.") from exc
+        return proc.returncode == 0
+
+    def check(self, site: Site) -> None:
+        """Fail clearly, before anything is made: no server, or the site's names are taken."""
+        if not self._server_answers():
             raise PwsError(f"No PostgreSQL server is running on this machine (none answers on "
                            f"{SOCKET_DIR}).", "start it (systemctl start postgresql), install it "
                            "(apt install postgresql), or use --db sqlite.")
@@ -65,6 +69,13 @@ class PostgreSQL:
         tx.on_rollback(f"drop database {role}", lambda: self.drop_database(site))
         self._psql(f"CREATE DATABASE {_ident(role)} OWNER {_ident(role)}")
         SecretsStore(self.paths, site).put("db_password", password)
+
+    def exists(self, site: Site) -> bool:
+        if not self._server_answers():
+            raise PwsError(f"No PostgreSQL server is running: cannot tell what is left of "
+                           f"{self.describe(site)}, nor drop it.",
+                           "start it (systemctl start postgresql), or keep it with --keep-data.")
+        return self._exists("db", site.user) or self._exists("role", site.user)
 
     def settings(self, site: Site) -> dict:
         password = SecretsStore(self.paths, site).get("db_password")

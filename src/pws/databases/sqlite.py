@@ -23,6 +23,9 @@ class SQLite:
     def create(self, site: Site, tx: Transaction) -> None:
         """Nothing to do: the app creates the file in data/ on first use (migrations)."""
 
+    def exists(self, site: Site) -> bool:
+        return self.file(site).exists()
+
     def settings(self, site: Site) -> dict:
         path = str(self.file(site))
         return {"NAME": path, "URL": f"sqlite:///{path}"}
