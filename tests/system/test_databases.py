@@ -173,6 +173,7 @@ RMSITE = [  # kind, rmsite flags, what is left of the database
     ("sqlite", "--yes --keep-data", "tables"),
     ("sqlite", "--yes --drop-tables", "empty"),
     ("sqlite", "--yes --drop-database", "absent"),
+    ("sqlite", "--yes --drop-owner", "absent"),  # no owner role: drops all there is
     ("postgresql", "", "tables role"),
     ("postgresql", "--yes", "tables role"),
     ("postgresql", "--yes --keep-data", "tables role"),

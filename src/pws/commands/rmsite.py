@@ -66,10 +66,11 @@ def _database_choices(args, env: Env, site) -> list[str]:
     if db is None or args.keep_data or not db.exists(site):  # nothing to ask about
         return []
     levels = [("tables", "drop_tables"), ("database", "drop_database"), ("owner", "drop_owner")]
-    if db.kind == "sqlite":
-        levels = levels[:2]
     # Dropping the database implies its tables; dropping the owner implies both.
     deepest = max((i for i, (_, flag) in enumerate(levels) if getattr(args, flag)), default=-1)
+    if db.kind == "sqlite":  # no owner role: --drop-owner drops all there is
+        levels = levels[:2]
+        deepest = min(deepest, 1)
     chosen = [what for what, _ in levels[:deepest + 1]]
     for what, flag in levels[deepest + 1:]:
         if not env.ui.confirm(f"Drop the {what} of {db.describe(site)}?", default=False,
