@@ -40,6 +40,7 @@ def print_timings(title: str) -> None:
     print(f"\n[timing] {title}: mksite with a warm pip cache (wheels from the local wheelhouse)")
     for cmd, took in TIMINGS:
         print(f"[timing]   {took:5.1f} s  {cmd}")
+    TIMINGS.clear()
 
 
 @dataclass
