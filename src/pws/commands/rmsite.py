@@ -9,6 +9,7 @@ import shutil
 from .. import databases, formulae, site as sitemod, users
 from ..environment import Env
 from ..fsutil import remove_path
+from ..locks import site_lock
 from ..transaction import Transaction
 
 
@@ -31,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     env.require_root("rmsite")
+    sitemod.load(env.paths, args.name)  # a clear error before taking the lock
+    with site_lock(env.paths, args.name):
+        return _remove(args, env)
+
+
+def _remove(args: argparse.Namespace, env: Env) -> int:
     site = sitemod.load(env.paths, args.name)
     paths, ui = env.paths, env.ui
     home = paths.site_home(site.name)
