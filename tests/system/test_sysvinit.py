@@ -9,9 +9,8 @@ import pytest
 
 import container
 
-SYSV_PACKAGES = ["sysvinit-core", "nginx", "python3", "python3-venv", "curl", "procps",
-                 "iproute2", "ca-certificates", "adduser", "diffutils", "init-system-helpers",
-                 "python3.11", "logrotate"]
+SYSV_BASE = ["sysvinit-core", "nginx", "curl", "procps", "iproute2", "ca-certificates",
+             "logrotate"]
 APP = '''
 VERSION = "sysv-1"
 
@@ -42,10 +41,13 @@ class SysVContainer(container.Container):
 
 
 def sysv_image():
-    path = container.IMAGES / f"bookworm-sysvinit-{container._digest(SYSV_PACKAGES)}.tar"
+    """sysvinit-core instead of systemd, plus what the pws package depends on."""
+    pws_debs = [d for d in container.find_debs() if d.name.startswith("pws_")]
+    packages = sorted({*SYSV_BASE, *container.deb_dependencies(pws_debs)})
+    path = container.IMAGES / f"bookworm-sysvinit-{container._digest(packages)}.tar"
     with container._Lock(container.IMAGES / ".lock"):
         if not path.exists():
-            container._build_image(sorted(SYSV_PACKAGES), path)
+            container._build_image(packages, path)
     return path
 
 

@@ -11,8 +11,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PwsError
-
 ABSENT = "-"
 
 
@@ -79,19 +77,11 @@ def scan(base: Path) -> list[Entry]:
     return entries
 
 
-class ManifestError(PwsError):
-    """A manifest in /var/lib/pws/nginx cannot be read (damaged or edited by hand)."""
-
-
 def read(path: Path) -> dict[str, Entry]:
+    """Raises ValueError for a damaged manifest (this module stays standalone: tests copy it)."""
     if not path.exists():
         return {}
-    try:
-        entries = [Entry.parse(line) for line in path.read_text().splitlines() if line.strip()]
-    except ValueError as exc:
-        raise ManifestError(f"{path} is damaged: {exc}.",
-                            "restore it from a backup; pws changes nothing in /etc/nginx until "
-                            "then.") from exc
+    entries = [Entry.parse(line) for line in path.read_text().splitlines() if line.strip()]
     return {e.path: e for e in entries}
 
 

@@ -65,10 +65,18 @@ class NginxState:
         return True
 
     def base(self) -> dict[str, Entry]:
-        return manifest.read(self.dir / "base.manifest")
+        return self._read("base.manifest")
 
     def written(self) -> dict[str, Entry]:
-        return manifest.read(self.dir / "written.manifest")
+        return self._read("written.manifest")
+
+    def _read(self, name: str) -> dict[str, Entry]:
+        try:
+            return manifest.read(self.dir / name)
+        except ValueError as exc:
+            raise SnapshotError(f"{self.dir / name} is damaged: {exc}.",
+                                "restore it from a backup; pws changes nothing in /etc/nginx "
+                                "until then.") from exc
 
     # --- the one recording write function and its three faces
     def _record(self, path: Path, entry_after: Entry, content: bytes | None) -> None:

@@ -107,13 +107,7 @@ class SysVInit:
             os.killpg(os.getpgid(master), signal.SIGKILL)  # the supervisor starts it again
 
     def uninstall(self, name: str) -> None:
-        self.stop(name)
-        user = f"pws-{name}"
-        deadline = time.monotonic() + 10
-        while subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True).returncode == 0:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)  # until no process of the site's user is left
+        self.stop(name)  # workers a dead master orphaned go with the user (users.remove)
 
     def states(self, names: list[str]) -> dict[str, str]:
         return {name: self.status(name).state for name in names}
