@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import CommandFailed, NginxConfigError
+from .. import procs
 from ..paths import Paths
 from ..runner import run, succeeds
 from ..site import Site
@@ -165,35 +166,18 @@ def _read_pid(path: Path) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    return pid if procs.alive(pid) else None
 
 
 def _children(pid: int) -> set[int]:
     """The worker processes of an nginx master (not its cache manager or loader)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and _is_worker(int(stat.parent.name)):
-            found.add(int(stat.parent.name))
-    return found
-
-
-def _is_worker(pid: int) -> bool:
-    try:
-        return b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    return {kid for kid in procs.children(pid) if b"worker process" in procs.cmdline(kid)}
 
 
 def _accepting(pid: int) -> bool:
     """An old worker accepts connections until it retitles itself 'shutting down' or exits."""
-    try:
-        return b"shutting down" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    line = procs.cmdline(pid)
+    return bool(line) and b"shutting down" not in line
 
 
 def _wait_for_new_workers(master: int, old: set[int], within: float = 10.0) -> bool:

@@ -12,23 +12,8 @@ import signal
 import time
 from pathlib import Path
 
+from .. import procs
 from ..errors import CommandFailed
-
-
-def worker_pids(master: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
 
 
 def _wait(predicate, within: float) -> bool:
@@ -42,23 +27,23 @@ def _wait(predicate, within: float) -> bool:
 
 def rolling_reload(master: int, ready_dir: Path, boot_timeout: float) -> int:
     """Replace every worker of master; returns how many were replaced."""
-    old = worker_pids(master)
+    old = procs.children(master)
     seen = set(old)
     for retiring in sorted(old):
         os.kill(master, signal.SIGTTIN)
         fresh: set[int] = set()
 
         def new_worker_ready() -> bool:
-            fresh.update(worker_pids(master) - seen)
+            fresh.update(procs.children(master) - seen)
             return any((ready_dir / f"worker-{pid}.ready").exists() for pid in fresh)
 
-        if not _wait(lambda: new_worker_ready() or not _alive(master), boot_timeout):
+        if not _wait(lambda: new_worker_ready() or not procs.alive(master), boot_timeout):
             os.kill(master, signal.SIGTTOU)  # back to the old count; old code keeps serving
             raise CommandFailed(f"A new worker did not load the app within {boot_timeout:.0f}s.",
                                 "see `pws logs NAME`; the old workers still serve.")
-        if not _alive(master):
+        if not procs.alive(master):
             return 0  # stopped meanwhile: the socket starts the new code on the next request
         seen |= fresh
         os.kill(master, signal.SIGTTOU)
-        _wait(lambda: not _alive(retiring), boot_timeout)
+        _wait(lambda: not procs.alive(retiring), boot_timeout)
     return len(old)
