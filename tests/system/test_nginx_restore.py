@@ -414,16 +414,18 @@ def test_g_a_broken_config_and_a_tampered_state_never_fail_apt(fresh):
     assert 'unknown directive "this" in /etc/nginx/conf.d/broken.conf:1' in refused.stderr
     assert manifest(ct) == broken
 
-    ct.run("rm /etc/nginx/conf.d/broken.conf && dpkg-reconfigure pws")
+    assert not ct.exists("/var/lib/pws/nginx/base.manifest")  # no snapshot of a broken tree
+    ct.run("rm /etc/nginx/conf.d/broken.conf")
+    fixed = manifest(ct)
+    ct.run("dpkg-reconfigure pws")
     mksite(ct, "hello")
-    # The base is the tree before pws's first write (mksite's attempt): broken.conf in it,
-    # untouched by pws, so the purge leaves it deleted as the admin did.
-    assert base_manifest(ct) == broken
+    # The base is taken once the admin's configuration passes `nginx -t`.
+    assert base_manifest(ct) == fixed
     ct.run("echo 'not a manifest line' >> /var/lib/pws/nginx/written.manifest")
     before = manifest(ct)
 
     out = apt(ct, "purge", "pws")
-    assert "is damaged (bad manifest line" in out
+    assert "written.manifest is damaged: bad manifest line" in out
     assert ("pws: the record of pws's changes in /var/lib/pws/nginx is damaged: "
             "written.manifest has malformed lines.") in out
     assert "pws: /etc/nginx was left exactly as it is; a copy of that record is in " \
