@@ -186,14 +186,12 @@ def summarize(output: str) -> str:
 
 class DjangoFormula(Formula):
     name = "django"
+    framework_pin = pins.DJANGO
     default_db = "sqlite"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--settings", metavar="MODULE",
                             help="Django: the project's settings module, if it has several")
-
-    def requirements(self, ctx: Context) -> list[str]:
-        return [] if formulae.project_requires(ctx.app_dir, "django") else [pins.DJANGO]
 
     # --- a new project, or an adopted one
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:

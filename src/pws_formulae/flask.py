@@ -130,16 +130,11 @@ def static_dir(src: Path, app: str) -> str | None:
 
 class FlaskFormula(Formula):
     name = "flask"
+    framework_pin = pins.FLASK
     default_db = "sqlite"
 
-    def requirements(self, ctx: Context) -> list[str]:
-        return [] if formulae.project_requires(ctx.app_dir, "flask") else [pins.FLASK]
-
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
-        for rel, text in FILES.items():
-            path = ctx.app_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+        formulae.write_skeleton(ctx.app_dir, FILES)
         ctx.site.app = ctx.site.app or f"{PACKAGE}:create_app()"
         ctx.site.static.setdefault("/static/", f"{PACKAGE}/static")
 

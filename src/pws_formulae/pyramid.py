@@ -97,16 +97,12 @@ def static_dir(src: Path, use: str) -> str | None:
 
 class PyramidFormula(Formula):
     name = "pyramid"
+    framework_pin = pins.PYRAMID
     default_db = "sqlite"
 
-    def requirements(self, ctx: Context) -> list[str]:
-        return [] if formulae.project_requires(ctx.app_dir, "pyramid") else [pins.PYRAMID]
-
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
-        for rel, text in FILES.items():
-            path = ctx.app_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text.replace("SITE_NAME", ctx.site.name))
+        formulae.write_skeleton(ctx.app_dir, {rel: text.replace("SITE_NAME", ctx.site.name)
+                                              for rel, text in FILES.items()})
         ctx.site.options["ini"] = "production.ini"
         ctx.site.app = "pyramid.paster:get_app"  # for the record; gunicorn loads the ini
         ctx.site.static.setdefault("/static/", f"{PACKAGE}/static")

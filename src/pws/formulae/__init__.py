@@ -30,6 +30,14 @@ def project_requires(app_dir: Path, dist: str) -> bool:
                for f in (app_dir / name for name in REQUIREMENT_FILES) if f.is_file())
 
 
+def write_skeleton(app_dir: Path, files: dict[str, str]) -> None:
+    """A new project's files (relative path -> text) under the app dir."""
+    for rel, text in files.items():
+        path = app_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 @dataclass
 class Context:
     """What a formula may use while making or removing a site."""
@@ -104,9 +112,13 @@ class Formula:
         """Inspect an existing project; return site fields (e.g. app) it implies."""
         return {}
 
+    framework_pin = ""  # e.g. pins.DJANGO: installed unless the project names its own version
+
     def requirements(self, ctx: Context) -> list[str]:
         """Packages the framework itself needs in the site venv (besides the project's)."""
-        return []
+        if not self.framework_pin or project_requires(ctx.app_dir, self.name):
+            return []
+        return [self.framework_pin]
 
     def env(self, ctx: Context) -> dict[str, str]:
         """Environment variables the app needs (e.g. DJANGO_SETTINGS_MODULE)."""
