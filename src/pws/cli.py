@@ -2,20 +2,31 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
 from .commands import alerts, config, control, health, mksite, nginx_cmd, rmsite, sites
 from .environment import Env
-from .errors import PwsError
+from .errors import Interrupted, PwsError
 from .paths import Paths
 
 EPILOG = "Sites are defined in /etc/pws/sites/NAME.toml. See pws(8), mksite(8), rmsite(8)."
 
 
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
 def _dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
+    # Files pws makes (venvs, units, vhosts) must not depend on the caller's umask.
+    os.umask(0o022)
+    # A terminal closed or a `kill` mid-run: unwind like Ctrl-C, so mksite undoes its work.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
     try:
         env = Env.create(assume_yes=getattr(args, "yes", False), quiet=getattr(args, "quiet", False))
         return args.handler(args, env)
@@ -25,6 +36,9 @@ def _dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except Interrupted as exc:
+        print(f"{parser.prog}: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
 
 
 def _installed_formulae() -> list[formulae.Formula]:

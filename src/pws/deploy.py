@@ -1,19 +1,19 @@
 """Deriving everything from site.toml (DESIGN §1): gunicorn config, static files, units, vhost.
 
-`apply_site` is the one code path used by mksite, `pws apply` and the package upgrade.
+`apply_site` is the one code path used by mksite and `pws apply`; `rerender` is what a package
+upgrade does (pws's own files only). Whatever runs a site's code runs as the site user.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import string
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import pins, site as sitemod, users, venv
+from . import pins, safefs, site as sitemod
+from .build import SiteBuild
 from .formulae import Context, Formula
 from .fsutil import remove_path, write_atomic
+from .runas import ids
 from .nginx.server import NginxServer, static_target
 from .paths import Paths
 from .services import ServiceManager
@@ -57,71 +57,66 @@ class Deployer:
         write_atomic(path, text, 0o644)
         return True
 
-    def install_requirements(self, site: Site, formula: Formula, ctx: Context) -> None:
-        app = self.paths.app_dir(site.name)
+    def install_requirements(self, build: SiteBuild, formula: Formula, ctx: Context) -> None:
+        site, app = ctx.site, build.app
         files = [app / "requirements.txt"] if (app / "requirements.txt").is_file() else []
-        project = app if (app / "pyproject.toml").is_file() else None
+        project = (app / "pyproject.toml").is_file()
         db = ctx.database
         packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx),
                     *(db.python_requirements() if db else []), *site.requirements]
         with self.ui.step(f"installing {len(packages)} package(s)"
                           f"{' + the project requirements' if files or project else ''} into the venv"):
-            venv.pip_install(self.paths.venv_dir(site.name), self.paths.pip_cache,
-                             packages=packages, requirement_files=files, project=project)
+            build.install(packages, files, project=project)
 
-    def write_env(self, ctx: Context, formula: Formula) -> None:
+    def write_env(self, ctx: Context, formula: Formula) -> bool:
+        """The site's environment file; True if it changed (the app must restart to see it)."""
         env = {"PWS_SITE": ctx.site.name}
         if ctx.database:
             env["DATABASE_URL"] = ctx.database.settings(ctx.site)["URL"]
         env.update(formula.env(ctx))
+        before = ctx.site_env()
         ctx.secrets.write_env(env)
+        return before != ctx.site_env()
 
     def sync_static(self, site: Site) -> None:
-        """Copy each static dir of the project where nginx serves it from (no code there)."""
+        """Copy each static dir of the project where nginx serves it from: no code there, and
+        no link of the project's followed (they are skipped, with a warning)."""
         for url, directory in site.static.items():
             src = self.paths.app_dir(site.name) / directory
             dest = static_target(self.paths, site.name, url)
-            if dest.exists():
-                shutil.rmtree(dest)
-            if src.is_dir():
-                shutil.copytree(src, dest, symlinks=False)
-            else:
-                dest.mkdir(parents=True)
+            safefs.make_dir(dest.parent, 0o755, 0, 0)
+            shutil.rmtree(dest, ignore_errors=True)  # fd-based: follows no link
+            if not src.is_dir() or src.is_symlink():
+                safefs.make_dir(dest, 0o755, 0, 0)
                 self.ui.warn(f"static dir {src} does not exist; {url} serves an empty dir.")
-            _chmod_tree(dest, 0o755, 0o644)
+                continue
+            for path in safefs.copy_tree(src, dest, keep_links=False)[:10]:
+                self.ui.warn(f"not published (links and special files never are): {path}")
 
-    def compile_bytecode(self, site: Site) -> None:
-        """The app dir is read-only to the site user, so compile it now, not at every start."""
-        app = self.paths.app_dir(site.name)
-        subprocess.run([str(venv.python(self.paths.venv_dir(site.name))), "-m", "compileall", "-q",
-                        "-x", r"/(\.git|node_modules|venv|\.venv)/", str(app)],
-                       capture_output=True, check=False)
-
-    def set_permissions(self, site: Site) -> None:
-        """Source root-owned and readable by the site user only; media/ and data/ its own."""
-        uid, gid = users.ids(site.user)
-        home = self.paths.site_home(site.name)
-        os.chown(home, 0, gid)
-        os.chmod(home, 0o755)
-        _chown_tree(self.paths.app_dir(site.name), 0, gid)
-        _chmod_tree(self.paths.app_dir(site.name), 0o750, 0o640)
+    def make_site_dirs(self, site: Site) -> None:
+        """The home root-owned; media/ and data/ the app's own (the only dirs it writes)."""
+        uid, gid = ids(site.user)
+        safefs.make_dir(self.paths.site_home(site.name), 0o755, 0, gid)
         for sub, mode in (("media", 0o755), ("data", 0o700)):
-            path = home / sub
-            path.mkdir(exist_ok=True)
-            os.chown(path, uid, gid)
-            os.chmod(path, mode)
+            safefs.make_dir(self.paths.site_home(site.name) / sub, mode, uid, gid)
+
+    def build(self, site: Site, formula: Formula, ctx: Context) -> None:
+        """Re-install the venv's requirements and recompile, as the site user (`pws apply`)."""
+        with SiteBuild(self.paths, site, self.ui) as build:
+            build.create_venv()
+            self.install_requirements(build, formula, ctx)
+            build.compile_app()
 
     # --- the one code path
     def apply_site(self, site: Site, formula: Formula, tx: Transaction, *, fresh: bool) -> None:
-        """Derive everything from site; fresh (mksite) installs nothing twice and starts anew."""
+        """Derive everything from site; fresh (mksite: built already) starts it anew."""
         ctx = Context(site, self.paths, self.ui, tx)
         if not fresh:
-            self.install_requirements(site, formula, ctx)
+            self.build(site, formula, ctx)
+        self.make_site_dirs(site)
         self.write_env(ctx, formula)
         formula.configure(ctx)
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
-        self.compile_bytecode(site)
-        self.set_permissions(site)
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         self.sync_static(site)
@@ -139,21 +134,23 @@ class Deployer:
         with self.ui.step("validating and reloading nginx"):
             self.web.install(site)
 
+    def rerender(self, site: Site, formula: Formula) -> str:
+        """After a pws upgrade: pws's own files only (environment, framework settings, gunicorn
+        config, units, vhost), then the gentlest restart that makes them count. Never pip,
+        migrations or collectstatic: an upgrade of pws does not change a site's code or data.
+        Returns what was done, for the record."""
+        ctx = Context(site, self.paths, self.ui, Transaction())
+        env_changed = self.write_env(ctx, formula)
+        settings_changed = bool(formula.configure(ctx))
+        config_changed = self.write_gunicorn(ctx, formula)
+        self.services.install(site.name)
+        self.web.install(site)
+        if env_changed or settings_changed:
+            self.services.restart(site.name)  # requests wait in the socket meanwhile
+            return "restarted (environment or settings changed)"
+        if config_changed:
+            self.services.reload_config(site.name)
+            return "reloaded (gunicorn config changed)"
+        return "unchanged"
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
-
-def _chmod_tree(root: Path, dir_mode: int, file_mode: int) -> None:
-    os.chmod(root, dir_mode)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            os.chmod(os.path.join(dirpath, name), dir_mode)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                mode = os.stat(path).st_mode
-                os.chmod(path, file_mode | ((dir_mode & 0o111) if mode & 0o100 else 0))

@@ -43,3 +43,12 @@ class SiteNotFound(PwsError):
 
 class NotReady(PwsError):
     """The site was configured but did not answer in time."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, SIGHUP or SIGINT arrived: unwind, undoing what the run made (not a PwsError,
+    so no `except PwsError` on the way swallows it)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signum)

@@ -5,12 +5,13 @@ pending (phase `deferred`) and mksite explains what to fix.
 """
 from __future__ import annotations
 
+import os
 import sys
 
-from . import site as sitemod
-from .commands.control import apply_one
+from . import formulae, site as sitemod
 from .environment import Env
 from .errors import PwsError
+from .locks import site_lock
 from .runner import succeeds
 
 STATE_DIRS = (("etc/pws/sites", 0o755), ("etc/pws/gunicorn", 0o755), ("etc/pws/secrets", 0o711),
@@ -66,21 +67,26 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
     # After an upgrade every site; otherwise those whose vhost is gone (an interrupted purge).
     stale = names if old_version else [n for n in names if not env.paths.vhost(n).exists()]
     if stale:
-        env.ui.say(f"pws: re-applying {len(stale)} site(s)")
-        _reapply(env, stale)
+        env.ui.say(f"pws: re-rendering pws's files for {len(stale)} site(s)")
+        _rerender(env, stale)
     if names:
-        # Always: apply leaves an unchanged vhost alone, and the links may have been enabled
+        # Always: an unchanged vhost is left alone, and the links may have been enabled
         # by this run or by an earlier one that was killed before it reloaded nginx.
         env.web.reload_if_valid()
 
 
-def _reapply(env: Env, names: list[str]) -> None:
-    """One broken site must not fail the upgrade nor keep the others on the old config."""
+def _rerender(env: Env, names: list[str]) -> None:
+    """pws's own files only, never a site's code or data (no pip, no migrations): an upgrade
+    of pws must not change what a site runs. One broken site fails neither the upgrade nor
+    the others."""
     for name in names:
         try:
-            apply_one(env, name)
+            with site_lock(env.paths, name):
+                site = sitemod.load(env.paths, name)
+                done = env.deployer.rerender(site, formulae.load(site.formula, env.paths))
+            env.ui.say(f"pws: site {name}: {done}")
         except PwsError as exc:
-            env.ui.warn(f"site {name} was not re-applied: {exc} "
+            env.ui.warn(f"site {name} was not re-rendered: {exc} "
                         f"(fix it, then run `pws apply {name}`)")
 
 
@@ -124,6 +130,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("postinst", "prerm"):
         print("usage: python3 -m pws.maint postinst|prerm ACTION [VERSION]", file=sys.stderr)
         return 2
+    os.umask(0o022)  # venvs, units and vhosts must be readable whatever umask dpkg ran with
     env = Env.create(assume_yes=True)
     try:
         {"postinst": postinst, "prerm": prerm}[argv[0]](env, *argv[1:])

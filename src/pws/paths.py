@@ -1,7 +1,8 @@
 """Every filesystem path PWS uses, in one place, under an optional root prefix for tests.
 
-Set PWS_ROOT to run against a private tree, PWS_SHARE to use templates and formulae from
-elsewhere (the source tree in tests). The packaged defaults follow DESIGN §2.
+From a source checkout (tests), PWS_ROOT runs against a private tree and PWS_SHARE takes
+templates and formulae from elsewhere. The installed tool ignores both: root's paths are never
+chosen by whoever set root's environment. The packaged defaults follow docs/architecture.md.
 """
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE_TREE = Path(__file__).resolve().parents[2]
+INSTALLED_VENV = Path("/opt/venvs/pws")
+
+
+def overrides_allowed() -> bool:
+    """Environment overrides (PWS_ROOT, PWS_SHARE, PWS_PYTHON) only for a source checkout."""
+    return INSTALLED_VENV not in Path(__file__).resolve().parents
+
+
+def env_override(name: str) -> str | None:
+    return os.environ.get(name) if overrides_allowed() else None
 
 
 def _default_share() -> Path:
@@ -26,8 +37,9 @@ class Paths:
 
     @classmethod
     def from_env(cls) -> "Paths":
-        root = Path(os.environ.get("PWS_ROOT", "/"))
-        share = Path(os.environ["PWS_SHARE"]) if "PWS_SHARE" in os.environ else _default_share()
+        root = Path(env_override("PWS_ROOT") or "/")
+        share_override = env_override("PWS_SHARE")
+        share = Path(share_override) if share_override else _default_share()
         return cls(root=root, share=share)
 
     def _r(self, path: str) -> Path:
@@ -66,6 +78,22 @@ class Paths:
     @property
     def pip_cache(self) -> Path:
         return self._r("/var/cache/pws/pip")
+
+    def site_pip_cache(self, name: str) -> Path:
+        """Each site's own pip cache: a shared one would let one site poison another's wheels."""
+        return self.pip_cache / name
+
+    def build_dir(self, name: str) -> Path:
+        """Scratch space of a site's build (TMPDIR, the project copy pip builds from)."""
+        return self._r(f"/var/cache/pws/build/{name}")
+
+    @property
+    def pending_dir(self) -> Path:
+        return self.state / "pending"
+
+    def pending_file(self, name: str) -> Path:
+        """The journal of a mksite in progress: what it is about to create."""
+        return self.pending_dir / f"{name}.json"
 
     # --- a site's home
     def site_home(self, name: str) -> Path:

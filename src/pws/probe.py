@@ -32,15 +32,24 @@ def get(host: str, path: str = "/", *, unix: Path | None = None, port: int = 80,
         conn.close()
 
 
-def wait_until_answers(host: str, *, unix: Path | None = None, port: int = 80,
-                       within: float = 60.0) -> int | None:
-    """Poll until the site answers with a status below 500; the status, or None on time-out."""
+# nginx's answers while the app is (re)starting; any other 5xx is the app's own error.
+NOT_UP_YET = (502, 503, 504)
+
+
+def wait_until_answers(host: str, path: str = "/", *, unix: Path | None = None, port: int = 80,
+                       within: float = 60.0, errors_tolerated: int = 3) -> int | None:
+    """Poll until the site answers below 500; the status, or None on time-out or when the app
+    itself keeps answering with a server error (a broken app is not waited out)."""
     deadline = time.monotonic() + within
+    errors = 0
     while time.monotonic() < deadline:
         try:
-            status = get(host, unix=unix, port=port, timeout=5.0)
+            status = get(host, path, unix=unix, port=port, timeout=5.0)
             if status < 500:
                 return status
+            errors += status not in NOT_UP_YET
+            if errors >= errors_tolerated:
+                return None
         except OSError:
             pass
         time.sleep(0.2)

@@ -217,8 +217,8 @@ def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode:
             skipped.append(shown)
             return
         os.fchown(fd, uid, gid)
-        executable = st.st_mode & 0o100
-        os.fchmod(fd, file_mode | ((dir_mode & 0o111) if executable else 0))
+        executable = st.st_mode & 0o100  # keep it executable for whoever may read it
+        os.fchmod(fd, file_mode | (((file_mode & 0o444) >> 2) if executable else 0))
     finally:
         os.close(fd)
 
@@ -242,7 +242,8 @@ def copy_tree(src: Path, dest: Path, *, keep_links: bool, ignore=frozenset()) ->
 
 def _copy_dir(sfd: int, dfd: int, shown: str, keep_links: bool, ignore, skipped) -> None:
     for entry in os.scandir(sfd):
-        if entry.name in ignore or any(entry.name.endswith(s) for s in ignore if s.startswith("*")):
+        if entry.name in ignore or any(entry.name.endswith(pattern[1:]) for pattern in ignore
+                                       if pattern.startswith("*")):
             continue
         path = f"{shown}/{entry.name}"
         st = entry.stat(follow_symlinks=False)

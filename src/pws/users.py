@@ -32,7 +32,7 @@ def create(user: str, home: Path) -> None:
         problem=f"Could not create the system user {user}.")
 
 
-def _kill_leftovers(user: str, within: float = 10.0) -> None:
+def kill_leftovers(user: str, within: float = 10.0) -> None:
     """Processes the user still runs (a `pws manage` shell, an orphaned worker) go with it."""
     deadline = time.monotonic() + within
     while subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True).returncode == 0:
@@ -43,7 +43,7 @@ def _kill_leftovers(user: str, within: float = 10.0) -> None:
 
 def remove(user: str) -> None:
     if exists(user):
-        _kill_leftovers(user)
+        kill_leftovers(user)
         run(["deluser", "--system", "--quiet", user], problem=f"Could not remove the user {user}.")
     if group_exists(user):
         run(["delgroup", "--system", "--quiet", user], problem=f"Could not remove the group {user}.")

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from pws import formulae, pins, site as sitemod, users, venv
+from pws import formulae, pins, runas, safefs, site as sitemod, venv
 from pws.errors import CommandFailed, InvalidInput
 from pws.formulae import Context, Formula
 from pws.runner import run
@@ -60,6 +60,36 @@ if not globals().get("LOGGING"):  # errors to stderr, that is to the journal (`p
                "loggers": {{"django": {{"handlers": ["console"], "level": "WARNING"}}}}}}
 '''
 
+# A new project's landing page (startproject has no URL at /): it shows the time, so a
+# system without time zone data fails the readiness probe instead of going live half broken.
+LANDING_VIEWS = '''\
+"""Made by `mksite django`: the landing page of a new site. Replace it with your own."""
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.html import escape
+
+
+def landing(request):
+    now = timezone.localtime()
+    return HttpResponse(
+        f"<!doctype html><title>{escape(request.get_host())}</title>"
+        f"<h1>{escape(request.get_host())}: a Django site made by PWS</h1>"
+        f"<p>Live since this page was made, at {now:%Y-%m-%d %H:%M %Z}. "
+        f\'The admin is at <a href="/admin/">/admin/</a>.</p>\')
+'''
+LANDING_URLS = '''\
+"""URLs of the site: the landing page and the admin. Add your apps' URLs here."""
+from django.contrib import admin
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("admin/", admin.site.urls),
+]
+'''
+
 # Run as the site user from the project dir: load the WSGI app and run Django's system checks.
 CHECK = """
 import importlib, sys
@@ -84,7 +114,7 @@ def find_files(src: Path, filename: str, depth: int = SEARCH_DEPTH) -> list[Path
 
 def _parse(path: Path) -> ast.Module | None:
     try:
-        return ast.parse(path.read_text(errors="replace"))
+        return ast.parse(safefs.read_text_or_empty(path))
     except SyntaxError:
         return None
 
@@ -156,15 +186,21 @@ def wsgi_entry(project_dir: Path, settings: str) -> str:
     dotted = named or f"{settings.split('.')[0]}.wsgi.application"
     module, _, attr = dotted.rpartition(".")
     script = module_file(project_dir, module) if module and _DOTTED.match(dotted) else None
-    if script is None or forces_settings(script) or attr not in script.read_text(errors="replace"):
+    if script is None or forces_settings(script) or attr not in safefs.read_text_or_empty(script):
         return GENERIC_WSGI
     return f"{module}:{attr}"
 
 
 def uses_sessions(project_dir: Path) -> bool:
     """Whether the project installs django.contrib.sessions (then it needs clearsessions)."""
-    return any("django.contrib.sessions" in p.read_text(errors="replace")
+    return any("django.contrib.sessions" in safefs.read_text_or_empty(p)
                for p in find_files(project_dir, "*.py"))
+
+
+def uses_admin(project_dir: Path) -> bool:
+    """Whether the project mounts Django's admin (then its login page must render)."""
+    return any("admin.site.urls" in safefs.read_text_or_empty(p)
+               for p in find_files(project_dir, "urls.py"))
 
 
 def summarize(output: str) -> str:
@@ -195,17 +231,24 @@ class DjangoFormula(Formula):
 
     # --- a new project, or an adopted one
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
+        """Called in the build phase: the venv and app/ are the site user's, who runs it all."""
+        user, tmp = ctx.site.user, ctx.paths.build_dir(ctx.site.name)
         with ctx.ui.step(f"installing {pins.DJANGO} for django-admin startproject"):
-            venv.pip_install(ctx.venv, ctx.paths.pip_cache, packages=[pins.DJANGO])
-        run([str(ctx.venv / "bin" / "django-admin"), "startproject", NEW_PROJECT_PACKAGE,
-             str(ctx.app_dir)], problem="django-admin startproject failed:")
-        (ctx.app_dir / "requirements.txt").write_text(pins.DJANGO + "\n")
+            venv.pip_install(ctx.venv, user=user, home=ctx.home, tmp=tmp, packages=[pins.DJANGO],
+                             cache=ctx.paths.site_pip_cache(ctx.site.name))
+        runas.run_as(user, [str(ctx.venv / "bin" / "django-admin"), "startproject",
+                            NEW_PROJECT_PACKAGE, str(ctx.app_dir)],
+                     env=runas.base_env(ctx.home, ctx.venv), cwd=tmp,
+                     problem="django-admin startproject failed:")
+        formulae.write_skeleton(ctx, {"requirements.txt": pins.DJANGO + "\n",
+                                      f"{NEW_PROJECT_PACKAGE}/views.py": LANDING_VIEWS,
+                                      f"{NEW_PROJECT_PACKAGE}/urls.py": LANDING_URLS})
         ctx.site.options.update(project_dir=".", settings=f"{NEW_PROJECT_PACKAGE}.settings")
         ctx.site.app = f"{NEW_PROJECT_PACKAGE}.wsgi:application"
 
     def detect(self, src: Path, args: argparse.Namespace) -> dict:
         manages = [m for m in find_files(src, "manage.py")
-                   if "django" in m.read_text(errors="replace").lower()]
+                   if "django" in safefs.read_text_or_empty(m).lower()]
         if not manages:
             raise InvalidInput(f"{src} is not a Django project: looked for a manage.py that uses "
                                f"Django in it and {SEARCH_DEPTH - 1} levels below, found none.",
@@ -247,16 +290,16 @@ class DjangoFormula(Formula):
         return {"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
 
     def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
-        project = str(self.project_dir(ctx).resolve())
+        project = str(self.project_dir(ctx))  # validated: relative, no "..", links refused
         return {"chdir": project, "pythonpath": project}
 
-    def configure(self, ctx: Context) -> None:
+    def configure(self, ctx: Context) -> bool:
         site = ctx.site
         site.aliases = {"/static/": "static/django", "/media/": "media"}
         static_root = ctx.home / "static" / "django"
-        static_root.mkdir(parents=True, exist_ok=True)
-        uid, gid = users.ids(site.user)
-        os.chown(static_root, uid, gid)
+        uid, gid = runas.ids(site.user)
+        safefs.make_dir(static_root.parent, 0o755, 0, 0)
+        safefs.make_dir(static_root, 0o755, uid, gid)  # collectstatic runs as the site user
         ctx.secrets.get_or_make("secret_key")
         text = OVERRIDE.format(
             name=site.name, settings=site.options["settings"],
@@ -265,11 +308,12 @@ class DjangoFormula(Formula):
             static_root=str(static_root), media_root=str(ctx.home / "media"),
             databases={"default": self._database(ctx)})
         target = self.project_dir(ctx) / f"{SETTINGS_MODULE}.py"
-        target.write_text(text)
-        os.chown(target, 0, gid)
-        os.chmod(target, 0o640)
+        if safefs.read_file(target) == text.encode():
+            return False
+        safefs.write_file(target, text, 0o640, 0, gid)  # refuses a link anywhere on the way
         ctx.ui.say(f"  Django settings: {site.options['settings']}, with pws's overrides in "
                    f"{target.relative_to(ctx.app_dir)}")
+        return True
 
     def _database(self, ctx: Context) -> dict:
         db = ctx.database
@@ -284,6 +328,10 @@ class DjangoFormula(Formula):
 
     def check_app(self, ctx: Context) -> None:
         self._manage(ctx, ["-c", CHECK, ctx.site.app], "The Django project does not load")
+
+    def ready_paths(self, ctx: Context) -> list[str]:
+        admin = ["/admin/login/"] if uses_admin(self.project_dir(ctx)) else []
+        return [ctx.site.health_path, *admin]
 
     def deploy_hooks(self, ctx: Context) -> None:
         for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--clear"]):

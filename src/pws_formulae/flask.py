@@ -134,7 +134,7 @@ class FlaskFormula(Formula):
     default_db = "sqlite"
 
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
-        formulae.write_skeleton(ctx.app_dir, FILES)
+        formulae.write_skeleton(ctx, FILES)
         ctx.site.app = ctx.site.app or f"{PACKAGE}:create_app()"
         ctx.site.static.setdefault("/static/", f"{PACKAGE}/static")
 

@@ -101,7 +101,7 @@ class PyramidFormula(Formula):
     default_db = "sqlite"
 
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
-        formulae.write_skeleton(ctx.app_dir, {rel: text.replace("SITE_NAME", ctx.site.name)
+        formulae.write_skeleton(ctx, {rel: text.replace("SITE_NAME", ctx.site.name)
                                               for rel, text in FILES.items()})
         ctx.site.options["ini"] = "production.ini"
         ctx.site.app = "pyramid.paster:get_app"  # for the record; gunicorn loads the ini

@@ -5,13 +5,17 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .. import databases, formulae, probe, site as sitemod, users, validate, venv
+from .. import databases, formulae, pending, probe, safefs, site as sitemod, users, validate
+from ..build import SiteBuild
 from ..defaults import site_defaults
 from ..environment import Env
 from ..errors import InvalidInput, NotReady
 from ..locks import site_lock
 from ..site import Site
 from ..transaction import Transaction
+
+# Never copied from --from: version control, bytecode, and the project's own venvs.
+COPY_IGNORE = frozenset({".git", "__pycache__", "*.pyc", ".venv", "venv"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +52,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
         database = databases.for_site(site, env.paths)
         if database:
             database.check(site)
-        with Transaction() as tx:
-            _create(env, site, formula, source, args, tx)
+        pending.begin(env.paths, site)
+        tx = Transaction()
+        try:
+            with tx:
+                _create(env, site, formula, source, args, tx)
+        finally:
+            if not tx.failed_undos:  # live, or all undone; else rmsite NAME finishes the job
+                pending.end(env.paths, site.name)
     url = f"http://{site.domains[0]}/"
     env.ui.say(f"Site '{site.name}' is live: {url}")
     env.ui.say(f"  definition: {env.paths.site_file(site.name)}   logs: pws logs {site.name}")
@@ -86,14 +96,20 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
 
 def _check_free(env: Env, site: Site) -> None:
     paths = env.paths
+    if paths.pending_file(site.name).exists():
+        raise InvalidInput(f"An interrupted mksite left a half-made site '{site.name}'.",
+                           f"remove what is left with `rmsite {site.name}`, then run mksite again.")
     if paths.site_file(site.name).exists():
         raise InvalidInput(f"A site named '{site.name}' exists already.",
                            f"choose another name, or remove it first with `rmsite {site.name}`.")
     leftovers = [p for p in (paths.site_home(site.name), paths.vhost(site.name),
-                             paths.vhost_link(site.name), paths.gunicorn_conf(site.name))
+                             paths.vhost_link(site.name), paths.gunicorn_conf(site.name),
+                             paths.secrets_dir(site.name))
                  if p.exists() or p.is_symlink()]
     if users.exists(site.user):
         leftovers.append(Path(f"user {site.user}"))
+    if users.group_exists(site.user):
+        leftovers.append(Path(f"group {site.user}"))
     if leftovers:
         raise InvalidInput(f"'{site.name}' is not defined but these exist: "
                            f"{', '.join(map(str, leftovers))}.",
@@ -115,38 +131,48 @@ def _check_domains(env: Env, site: Site) -> None:
 
 
 def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transaction) -> None:
+    """Each undo is registered before its step: _check_free proved none of it existed."""
     paths, ui = env.paths, env.ui
     home = paths.site_home(site.name)
     tx.on_rollback(f"remove user {site.user}", lambda: users.remove(site.user))
     users.create(site.user, home)
     tx.on_rollback(f"remove {home}", lambda: shutil.rmtree(home, ignore_errors=True))
     tx.on_rollback("remove secrets", lambda: shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True))
+    tx.on_rollback("remove the pip cache", lambda: shutil.rmtree(paths.site_pip_cache(site.name),
+                                                                 ignore_errors=True))
     ctx = formulae.Context(site, paths, ui, tx)
-    home.mkdir(parents=True)
+    env.deployer.make_site_dirs(site)
     if source:
         with ui.step(f"copying {source}"):
-            shutil.copytree(source, paths.app_dir(site.name), symlinks=True,
-                            ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", "venv"))
-    else:
-        paths.app_dir(site.name).mkdir()
+            skipped = safefs.copy_tree(source, paths.app_dir(site.name), keep_links=True,
+                                       ignore=COPY_IGNORE)
+        for path in skipped[:10]:
+            ui.warn(f"not copied (not a file, directory or link): {path}")
     if ctx.database:
         with ui.step(f"creating the {ctx.database.describe(site)}"):
             ctx.database.create(site, tx)
-    with ui.step("creating the venv"):
-        venv.create(paths.venv_dir(site.name))
-    if not source:
-        formula.new_project(ctx, args)
-    site.check()
-    env.deployer.install_requirements(site, formula, ctx)
+    with SiteBuild(paths, site, ui) as build:
+        with ui.step("creating the venv"):
+            build.create_venv()
+        if not source:
+            formula.new_project(ctx, args)
+        site.check()
+        env.deployer.install_requirements(build, formula, ctx)
+        build.compile_app()
     tx.on_rollback("remove the site definition", lambda: paths.site_file(site.name).unlink(missing_ok=True))
     sitemod.save(paths, site)
     env.deployer.apply_site(site, formula, tx, fresh=True)
-    _wait_until_live(env, site)
+    _wait_until_live(env, site, formula, ctx)
 
 
-def _wait_until_live(env: Env, site: Site) -> None:
-    with env.ui.step("waiting for the site to answer through nginx"):
-        status = probe.wait_until_answers(site.domains[0], within=60)
-    if status is None:
-        raise NotReady(f"Site '{site.name}' did not answer through nginx within 60 s.",
-                       f"see `pws logs {site.name}`; the site was removed again.")
+def _wait_until_live(env: Env, site: Site, formula, ctx) -> None:
+    """Every path the formula knows must answer below 500 through nginx (a 404 is an answer;
+    a 500 on the admin's login page is a broken site, not a live one)."""
+    for path in formula.ready_paths(ctx):
+        with env.ui.step(f"waiting for {path} to answer through nginx"):
+            status = probe.wait_until_answers(site.domains[0], path, within=60)
+        if status is None:
+            raise NotReady(f"Site '{site.name}' did not answer GET {path} through nginx within "
+                           "60 s without a server error.",
+                           f"see `pws logs {site.name}` (the app's error is there); the site was "
+                           "removed again.")

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 
-from .. import databases, formulae, site as sitemod, users
+from .. import databases, formulae, pending, runas, safefs, site as sitemod, users
 from ..environment import Env
 from ..fsutil import remove_path
 from ..locks import site_lock
@@ -32,9 +31,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     env.require_root("rmsite")
-    sitemod.load(env.paths, args.name)  # a clear error before taking the lock
+    half_made = pending.read(env.paths, args.name)
+    if half_made is None:
+        sitemod.load(env.paths, args.name)  # a clear error before taking the lock
     with site_lock(env.paths, args.name):
+        half_made = pending.read(env.paths, args.name)
+        if half_made is not None:
+            return _remove_half_made(env, half_made)
         return _remove(args, env)
+
+
+def _remove_half_made(env: Env, site) -> int:
+    """What an interrupted mksite made never went live: all of it goes, nothing is asked
+    (mksite had checked that none of it existed before it started)."""
+    paths, ui = env.paths, env.ui
+    ui.say(f"'{site.name}' was left half-made by an interrupted mksite: removing all of it.")
+    formula = _formula_or_none(env, site.formula)
+    if formula:
+        formula.remove(formulae.Context(site, paths, ui, Transaction()), argparse.Namespace())
+    env.services.uninstall(site.name)
+    env.web.remove(site.name)
+    db = databases.for_site(site, paths) if site.database == "postgresql" else None
+    if db is not None and db.exists(site):
+        for what in ("database", "owner"):
+            ui.say(getattr(db, f"drop_{what}")(site))
+    for path in (paths.gunicorn_conf(site.name), paths.site_file(site.name)):
+        remove_path(path)
+    for tree in (paths.secrets_dir(site.name), paths.site_home(site.name),
+                 paths.site_pip_cache(site.name), paths.build_dir(site.name)):
+        shutil.rmtree(tree, ignore_errors=True)
+    users.remove(site.user)
+    pending.end(paths, site.name)
+    ui.say(f"Half-made site '{site.name}' removed.")
+    return 0
 
 
 def _remove(args: argparse.Namespace, env: Env) -> int:
@@ -56,6 +85,8 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
     _drop_database(env, site, drops, args.keep_data)
     for path in (paths.gunicorn_conf(site.name),):
         remove_path(path)
+    for tree in (paths.site_pip_cache(site.name), paths.build_dir(site.name)):
+        shutil.rmtree(tree, ignore_errors=True)
     shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True)
     keep_data = (site.database == "sqlite" and "database" not in drops
                  and databases.for_site(site, paths).exists(site))  # an SQLite file to keep
@@ -116,7 +147,9 @@ def _remove_home(env: Env, name: str, delete_source: bool, keep_data: bool) -> N
     with contextlib.suppress(OSError):
         home.rmdir()  # empty once nothing was kept
         home.parent.rmdir()  # /srv/pws, once its last site is gone
-    if home.is_dir():  # the site user is about to go: hand what is kept to root
-        for dirpath, dirnames, filenames in os.walk(home):
-            for entry in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-                os.chown(entry, 0, 0, follow_symlinks=False)
+    if home.is_dir():  # the site user is about to go: hand what is kept to root, by fd
+        users.kill_leftovers(f"pws-{name}")  # nothing of the site may change the tree meanwhile
+        skipped = safefs.seal_tree(home, 0, 0, dir_mode=0o750, file_mode=0o640,
+                                   made_by=runas.ids(f"pws-{name}")[0])
+        for path in skipped[:10]:
+            env.ui.warn(f"left as it was (a hard link or a special file): {path}")

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import databases
+from .. import databases, runas, safefs
 from ..errors import CommandFailed, InvalidInput, PwsError
 from ..paths import Paths
 from ..secrets_store import SecretsStore
@@ -30,12 +30,14 @@ def project_requires(app_dir: Path, dist: str) -> bool:
                for f in (app_dir / name for name in REQUIREMENT_FILES) if f.is_file())
 
 
-def write_skeleton(app_dir: Path, files: dict[str, str]) -> None:
-    """A new project's files (relative path -> text) under the app dir."""
+def write_skeleton(ctx: "Context", files: dict[str, str]) -> None:
+    """A new project's files (relative path -> text) under the app dir, which the site user
+    owns while it is built: written without following anything, owned by the site user."""
+    uid, gid = runas.ids(ctx.site.user)
     for rel, text in files.items():
-        path = app_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path = ctx.app_dir / rel
+        safefs.make_dir(path.parent, 0o750, uid, gid)
+        safefs.write_file(path, text, 0o640, uid, gid)
 
 
 @dataclass
@@ -128,13 +130,19 @@ class Formula:
         """Extra `pws` subcommands: (name, help, add_arguments(parser), run(args, env))."""
         return []
 
-    def configure(self, ctx: Context) -> None:
-        """Framework settings for this site (e.g. Django's generated override module)."""
+    def configure(self, ctx: Context) -> bool:
+        """Framework settings for this site (e.g. Django's generated override module), written
+        by root into the sealed tree without following links; True if they changed."""
+        return False
 
     def check_app(self, ctx: Context) -> None:
         """Fail clearly, before anything is served, if the app does not load."""
         from .. import venv
-        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user)
+        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user, ctx.home)
+
+    def ready_paths(self, ctx: Context) -> list[str]:
+        """What must answer below 500 through nginx before the site counts as live."""
+        return [ctx.site.health_path]
 
     def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
         """Extra gunicorn settings (e.g. paste for ini-based apps)."""

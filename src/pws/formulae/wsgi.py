@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidInput
-from . import Context, Formula
+from . import Context, Formula, write_skeleton
 
 # Tried in order when a project is adopted without --app.
 CANDIDATES = (("wsgi.py", "wsgi:application"), ("wsgi.py", "wsgi:app"), ("app.py", "app:app"),
@@ -25,7 +25,7 @@ class WsgiFormula(Formula):
     name = "wsgi"
 
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
-        (ctx.app_dir / "hello.py").write_text(HELLO)
+        write_skeleton(ctx, {"hello.py": HELLO})
         ctx.site.app = ctx.site.app or "hello:app"
 
     def detect(self, src: Path, args: argparse.Namespace) -> dict:

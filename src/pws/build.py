@@ -1,0 +1,82 @@
+"""The build phase of a site (docs/security.md): app/ and venv/ are handed to the site user,
+everything that runs the project's or its dependencies' code (venv creation, pip, sdist and
+project builds, compileall, django-admin) runs as that user, then root seals both trees again:
+root:pws-NAME, dirs 0750, files 0640 (0750 if executable), walked by fd, links never followed."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+from . import safefs, venv
+from .paths import Paths
+from .runas import base_env, ids, run_as
+from .site import Site
+from .ui import UI
+
+# Not compiled: where a project keeps what is not its code.
+COMPILE_EXCLUDE = r"/(\.git|node_modules|venv|\.venv)/"
+
+
+class SiteBuild:
+    """`with SiteBuild(paths, site, ui) as build:` — site-owned trees inside, sealed after."""
+
+    def __init__(self, paths: Paths, site: Site, ui: UI):
+        self.paths, self.site, self.ui = paths, site, ui
+        self.uid, self.gid = ids(site.user)
+        self.home = paths.site_home(site.name)
+        self.app = paths.app_dir(site.name)
+        self.venv = paths.venv_dir(site.name)
+        self.tmp = paths.build_dir(site.name)
+        self.cache = paths.site_pip_cache(site.name)
+
+    def __enter__(self) -> "SiteBuild":
+        for shared in (self.paths.pip_cache, self.tmp.parent):
+            safefs.make_dir(shared, 0o755, 0, 0)
+        safefs.make_dir(self.cache, 0o700, self.uid, self.gid)
+        safefs.make_dir(self.tmp, 0o700, self.uid, self.gid)
+        for tree in (self.app, self.venv):  # root-owned now: handing them over follows nothing
+            safefs.make_dir(tree, 0o750, self.uid, self.gid)
+            self._report(safefs.seal_tree(tree, self.uid, self.gid, dir_mode=0o750,
+                                          file_mode=0o640))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Sealed whatever happened: a failed build must not leave the trees to the site."""
+        for tree in (self.app, self.venv):
+            with contextlib.suppress(FileNotFoundError):
+                self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
+                                              file_mode=0o640, made_by=self.uid))
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _report(self, skipped: list[str]) -> None:
+        for path in skipped[:10]:
+            self.ui.warn(f"left alone (a link to elsewhere, a hard link or a special file): {path}")
+
+    # --- what runs as the site user
+    def run(self, argv: list[str], *, problem: str, fix: str = "", cwd: Path | None = None):
+        return run_as(self.site.user, argv, env=base_env(self.home, self.venv),
+                      cwd=cwd or self.tmp, problem=problem, fix=fix)
+
+    def create_venv(self) -> None:
+        if not venv.python(self.venv).exists():
+            venv.create(self.venv, self.site.user, self.home)
+
+    def install(self, packages=(), requirement_files=(), project: bool = False) -> None:
+        """pip install as the site user; the project is built from a scratch copy, so its
+        build/ and *.egg-info never land in app/."""
+        source = None
+        if project:
+            source = self.tmp / "project"
+            self.run(["cp", "-a", "--no-preserve=ownership", f"{self.app}/.", str(source)],
+                     problem="Could not copy the project for its build.")
+        venv.pip_install(self.venv, user=self.site.user, home=self.home, cache=self.cache,
+                         tmp=self.tmp, packages=packages, requirement_files=requirement_files,
+                         project=source)
+
+    def compile_app(self) -> None:
+        """app/ is read-only to the running site: compile its bytecode now, as the site user."""
+        # A file that does not compile (a Python 2 script in docs/) is the project's business:
+        # the exit status is not checked, as Python would only skip its bytecode.
+        self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q", "-x",
+                  COMPILE_EXCLUDE, str(self.app)], problem="")

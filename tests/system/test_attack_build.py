@@ -1,0 +1,218 @@
+"""Issue 9, items 2, 3, 9, 10, 12 (umask) and 13, performed in a booted Debian 12:
+
+- a hostile adopted repo (links to /etc/shadow and /etc, a fifo) publishes nothing and
+  changes nothing outside its site;
+- no site or dependency code ever runs as root: a dependency with a .pth file records the uid
+  of every interpreter that loads it (mksite, pws apply, the package upgrade);
+- a package upgrade runs no site code at all (no pip, no migrate);
+- mksite killed by SIGTERM undoes everything; killed by SIGKILL it leaves a half-made site
+  that mksite names and `rmsite NAME` removes;
+- a root umask of 077 does not break a site; a new Django site has a landing page and is
+  refused when the system cannot render its pages (no time zone data).
+"""
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+
+import container
+from site_helpers import footprint, install_projects, request
+
+PROBE_DIR = "/var/lib/pwsprobe"  # where every interpreter that loads the .pth leaves its uid
+EXTRA_WHEELS = "/root/extra-wheels"
+PTH = ("import os, sys; exec('try:\\n open(\"%s/%%d\" %% os.getpid(), \"w\").write(\"%%d %%s\" "
+       "%% (os.getuid(), \" \".join(sys.argv[:3])))\\nexcept OSError: pass')\n" % PROBE_DIR)
+HELLO = '''
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+'''
+SLOW = "import time\ntime.sleep(30)\n" + HELLO
+
+
+def probe_wheel() -> bytes:
+    """pwsprobe 1.0: nothing but a .pth file that runs at every start of the venv's Python."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as whl:
+        whl.writestr("pwsprobe.pth", PTH)
+        whl.writestr("pwsprobe-1.0.dist-info/METADATA",
+                     "Metadata-Version: 2.1\nName: pwsprobe\nVersion: 1.0\n")
+        whl.writestr("pwsprobe-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
+                     "Root-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr("pwsprobe-1.0.dist-info/RECORD", "pwsprobe.pth,,\n"
+                     "pwsprobe-1.0.dist-info/METADATA,,\npwsprobe-1.0.dist-info/WHEEL,,\n"
+                     "pwsprobe-1.0.dist-info/RECORD,,\n")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def prepared(ct):
+    install_projects(ct)
+    ct.write_file(f"{EXTRA_WHEELS}/pwsprobe-1.0-py3-none-any.whl", probe_wheel())
+    ct.write_file("/etc/pip.conf", f"[global]\nno-index = true\nfind-links =\n"
+                  f"    {container.CT_WHEELHOUSE}\n    {EXTRA_WHEELS}\n")
+    ct.run(f"mkdir -p {PROBE_DIR} && chmod 1777 {PROBE_DIR} && chmod 755 /root")
+    ct.write_file("/etc/canary", "canary\n")
+    return ct
+
+
+def probe_uids(ct) -> list[tuple[int, str]]:
+    out = ct.run(f"cat {PROBE_DIR}/* 2>/dev/null || true").stdout
+    return [(int(uid), what) for uid, _, what in (r.partition(" ") for r in out.splitlines() if r)]
+
+
+def uid_of(ct, user: str) -> int:
+    return int(ct.run(["id", "-u", user]).stdout)
+
+
+def etc_state(ct) -> str:
+    return ct.run("stat -c '%n %a %U %G %s' /etc /etc/shadow /etc/passwd /etc/canary; "
+                  "cat /etc/canary").stdout
+
+
+def hostile_repo(ct, path: str) -> None:
+    ct.write_file(f"{path}/hello.py", HELLO)
+    ct.write_file(f"{path}/static/style.css", "body { color: teal }\n")
+    ct.run(f"ln -s /etc/shadow {path}/static/leak && ln -s /etc {path}/static/etcdir && "
+           f"ln -s /etc {path}/assets && mkfifo {path}/static/pipe && "
+           f"ln -s /etc/canary {path}/static/canary.txt")
+
+
+def test_a_hostile_repo_publishes_nothing_and_changes_nothing_outside(prepared):
+    ct = prepared
+    hostile_repo(ct, "/root/hostile")
+    before = etc_state(ct)
+    made = ct.run("mksite wsgi hostile --app hello:app --from /root/hostile --domain "
+                  "hostile.example.org --static /static=static --requirement pwsprobe --yes",
+                  timeout=600)
+    assert "not published" in made.stderr, made.stderr
+    for path in ("/static/leak", "/static/etcdir/passwd", "/static/canary.txt", "/static/pipe"):
+        response = request(ct, "hostile.example.org", path)
+        assert response.status == 404, (path, response.status, response.body[:200])
+    assert request(ct, "hostile.example.org", "/static/style.css").status == 200
+    assert etc_state(ct) == before
+    published = ct.run("find /srv/pws/hostile/static -printf '%y %p\\n'").stdout
+    assert "leak" not in published and "etcdir" not in published, published
+    # The links stay links in app/ (the site's own code may use them, with its own rights).
+    assert ct.run("stat -c %F /srv/pws/hostile/app/assets").stdout.strip() == "symbolic link"
+
+
+def test_no_site_or_dependency_code_ever_runs_as_root(prepared):
+    ct = prepared
+    uids = probe_uids(ct)
+    site_uid = uid_of(ct, "pws-hostile")
+    assert uids, "the .pth probe never ran: the test would prove nothing"
+    assert {uid for uid, _ in uids} == {site_uid}, uids
+    ct.run("pws apply hostile", timeout=600)
+    again = probe_uids(ct)
+    assert len(again) > len(uids), "pws apply ran no venv Python: it should reinstall and check"
+    assert {uid for uid, _ in again} == {site_uid}, again
+
+
+def test_the_build_leaves_the_trees_sealed(prepared):
+    ct = prepared
+    owners = ct.run("find /srv/pws/hostile/app /srv/pws/hostile/venv ! -type l "
+                    "-printf '%u:%g\\n' | sort -u").stdout.split()
+    assert owners == ["root:pws-hostile"], owners
+    writable = ct.run("runuser -u pws-hostile -- find /srv/pws/hostile/app "
+                      "/srv/pws/hostile/venv -writable ! -type l").stdout
+    assert writable == "", writable
+    listed = set(ct.run("ls /srv/pws/hostile/app").stdout.split())
+    assert listed == {"assets", "hello.py", "__pycache__", "static"}, listed  # no build/ left
+
+
+def test_a_package_upgrade_runs_no_site_code(prepared, debs):
+    ct = prepared
+    ct.run("mksite django up --domain up.example.org --requirement pwsprobe --yes", timeout=600)
+    assert request(ct, "up.example.org", "/").status == 200
+    ran_before = len(probe_uids(ct))
+    ct.run(["apt-get", "install", "-y", "--reinstall",
+            *(f"/root/debs/{deb.name}" for deb in debs)], timeout=600)
+    assert len(probe_uids(ct)) == ran_before, "the upgrade ran the sites' Python (pip, migrate)"
+    assert request(ct, "up.example.org", "/").status == 200
+    assert request(ct, "hostile.example.org", "/").status == 200
+
+
+def test_sigterm_during_mksite_undoes_everything(prepared):
+    ct = prepared
+    ct.write_file("/root/slow/slow.py", SLOW)
+    before = footprint(ct)
+    pid = _start_mksite(ct, "slowterm")
+    _wait_for_import_check(ct, "slowterm")
+    ct.run(["kill", "-TERM", pid])
+    _wait_gone(ct, pid)
+    log = ct.read_file("/root/mksite-slowterm.log")
+    assert "stopped by SIGTERM" in log, log
+    assert footprint(ct) == before
+    assert not ct.exists("/var/lib/pws/pending/slowterm.json")
+
+
+def test_sigkill_leaves_a_half_made_site_that_rmsite_removes(prepared):
+    ct = prepared
+    before = footprint(ct)
+    pid = _start_mksite(ct, "slowkill")
+    _wait_for_import_check(ct, "slowkill")
+    ct.run(["kill", "-KILL", pid])
+    _wait_gone(ct, pid)
+    assert footprint(ct) != before
+    again = ct.run("mksite wsgi slowkill --app slow:app --from /root/slow --yes", check=False)
+    assert again.returncode != 0 and "half-made" in again.stderr, again.stderr
+    removed = ct.run("rmsite slowkill --yes")
+    assert "half-made" in removed.stdout
+    assert footprint(ct) == before
+    assert not ct.exists("/var/lib/pws/pending/slowkill.json")
+
+
+def _start_mksite(ct, name: str) -> str:
+    return ct.run(f"mksite wsgi {name} --app slow:app --from /root/slow --yes "
+                  f"> /root/mksite-{name}.log 2>&1 & echo $!").stdout.strip()
+
+
+def _wait_for_import_check(ct, name: str, within: float = 120) -> None:
+    """Until the app's import check runs as the site user (the site is half made by then)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if ct.run(f"pgrep -u pws-{name} -f slow:app", check=False).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(ct.read_file(f"/root/mksite-{name}.log"))
+
+
+def _wait_gone(ct, pid: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while ct.run(["kill", "-0", pid], check=False).returncode == 0:
+        assert time.monotonic() < deadline, f"mksite {pid} still runs"
+        time.sleep(0.2)
+
+
+def test_a_root_umask_of_077_does_not_break_a_site(prepared):
+    ct = prepared
+    ct.write_file("/root/um/hello.py", HELLO)
+    ct.write_file("/root/um/static/style.css", "body { color: teal }\n")
+    ct.run("umask 077 && mksite wsgi um --app hello:app --from /root/um --domain um.example.org "
+           "--static /static=static --yes", timeout=600)
+    assert request(ct, "um.example.org", "/").body == "hello"
+    assert request(ct, "um.example.org", "/static/style.css").status == 200
+
+
+def test_a_new_django_site_has_a_landing_page_and_a_working_admin(prepared):
+    ct = prepared
+    landing = request(ct, "up.example.org", "/")
+    assert landing.status == 200 and "a Django site made by PWS" in landing.body
+    assert request(ct, "up.example.org", "/admin/login/").status == 200
+
+
+def test_without_time_zone_data_a_django_site_is_refused_not_reported_live(prepared):
+    """Last in the module: it takes tzdata away."""
+    ct = prepared
+    before = footprint(ct)
+    ct.run("dpkg --force-depends -r tzdata")
+    start = time.monotonic()
+    made = ct.run("mksite django notz --domain notz.example.org --yes", check=False, timeout=600)
+    assert made.returncode != 0, made.stdout
+    assert "did not answer GET /" in made.stderr, made.stderr
+    assert time.monotonic() - start < 60, "a server error should not be waited out"
+    assert footprint(ct) == before
