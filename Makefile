@@ -61,7 +61,8 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- packages
-# The tree is copied to $(BUILD_SRC) so the build never writes into the checkout;
+# The tree is copied to $(BUILD_SRC) so the build never writes into the checkout; debian/rules
+# must not inherit this make's variables (`make deb VENV=...` would retarget its VENV);
 # dist/.srchash records the inputs the .debs in dist/ were built from.
 PKG_HASH = $(shell find $(PKG_INPUTS) \( -name __pycache__ -o -name '*.egg-info' \) -prune \
 	-o \( -type f -o -type l \) -print 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-32)
@@ -76,7 +77,8 @@ deb: deps
 	rm -rf $(BUILD) && mkdir -p $(BUILD_SRC); \
 	tar -c --exclude=__pycache__ --exclude='*.egg-info' --exclude=debian/pws.postrm \
 		$(PKG_INPUTS) | tar -x -C $(BUILD_SRC); \
-	(cd $(BUILD_SRC) && env PATH=$(BUILD_PATH) dpkg-buildpackage -b -us -uc); \
+	(cd $(BUILD_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH=$(BUILD_PATH) \
+		dpkg-buildpackage -b -us -uc); \
 	mkdir -p $(DIST); rm -f $(DIST)/*.deb $(DIST)/.srchash; \
 	mv $(BUILD)/*.deb $(DIST)/; \
 	echo "$$hash" > $(DIST)/.srchash; \
