@@ -23,8 +23,14 @@ from site_helpers import footprint, install_projects, request
 
 PROBE_DIR = "/var/lib/pwsprobe"  # where every interpreter that loads the .pth leaves its uid
 EXTRA_WHEELS = "/root/extra-wheels"
-PTH = ("import os, sys; exec('try:\\n open(\"%s/%%d\" %% os.getpid(), \"w\").write(\"%%d %%s\" "
-       "%% (os.getuid(), \" \".join(sys.argv[:3])))\\nexcept OSError: pass')\n" % PROBE_DIR)
+PTH = "import pwsprobe_hook\n"  # a .pth line starting with "import" runs at interpreter start
+HOOK = f"""import os, sys
+try:
+    with open("{PROBE_DIR}/%d" % os.getpid(), "w") as record:
+        record.write("%d %s\\n" % (os.getuid(), " ".join(sys.argv[:3])))
+except OSError:  # the running app cannot write there (ProtectSystem=strict): fine
+    pass
+"""
 HELLO = '''
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -38,11 +44,12 @@ def probe_wheel() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as whl:
         whl.writestr("pwsprobe.pth", PTH)
+        whl.writestr("pwsprobe_hook.py", HOOK)
         whl.writestr("pwsprobe-1.0.dist-info/METADATA",
                      "Metadata-Version: 2.1\nName: pwsprobe\nVersion: 1.0\n")
         whl.writestr("pwsprobe-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
                      "Root-Is-Purelib: true\nTag: py3-none-any\n")
-        whl.writestr("pwsprobe-1.0.dist-info/RECORD", "pwsprobe.pth,,\n"
+        whl.writestr("pwsprobe-1.0.dist-info/RECORD", "pwsprobe.pth,,\npwsprobe_hook.py,,\n"
                      "pwsprobe-1.0.dist-info/METADATA,,\npwsprobe-1.0.dist-info/WHEEL,,\n"
                      "pwsprobe-1.0.dist-info/RECORD,,\n")
     return buf.getvalue()
@@ -69,7 +76,7 @@ def uid_of(ct, user: str) -> int:
 
 
 def etc_state(ct) -> str:
-    return ct.run("stat -c '%n %a %U %G %s' /etc /etc/shadow /etc/passwd /etc/canary; "
+    return ct.run("stat -c '%n %a %U %G' /etc /etc/shadow /etc/passwd /etc/canary; "
                   "cat /etc/canary").stdout
 
 
