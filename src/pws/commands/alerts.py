@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 
+from .. import validate
 from ..environment import Env
 from ..fsutil import write_atomic
 from ..services.systemd import units
@@ -51,6 +52,7 @@ def _log_tail(name: str) -> str:
 
 
 def record(env: Env, name: str, reason: str = "") -> str:
+    validate.site_name(name or "")  # it names a file root writes
     reason = reason or _systemd_reason(name)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     why = "\n".join(env.services.status(name).last_errors)
