@@ -195,14 +195,18 @@ _MARKER_VARS = frozenset({
     "implementation_name", "implementation_version", "extra"})
 _MARKER_TOKEN = _re(r" *(\(|\)|===|==|!=|~=|<=|>=|<|>|not +in\b|in\b|and\b|or\b"
                     r"|'[A-Za-z0-9._+*!-]*'|\"[A-Za-z0-9._+*!-]*\"|[a-z_]+)")
+# pip takes a name with an archive's extension for a file in its working directory.
+_ARCHIVES = (".whl", ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".xz", ".txz", ".lz", ".tlz")
 _MARKER_OPS = frozenset({"===", "==", "!=", "~=", "<=", ">=", "<", ">", "in", "not in"})
 
 
 def requirement(value: str) -> str:
     """A plain PEP 508 requirement (name, extras, versions, marker): never a pip option,
     a path, a URL or `name @ url`, which would make pip fetch or run something else."""
-    match = _REQUIREMENT.fullmatch(value) if len(value) <= MAX_REQUIREMENT else None
-    if not match or (match["marker"] is not None and not _marker_ok(match["marker"])):
+    match = (_REQUIREMENT.fullmatch(value)
+             if len(value) <= MAX_REQUIREMENT and value == value.strip(" ") else None)
+    if (not match or match["name"].lower().endswith(_ARCHIVES)
+            or (match["marker"] is not None and not _marker_ok(match["marker"]))):
         raise InvalidInput(f"The requirement {value[:80]!r} is not a plain package requirement.",
                            "give NAME[EXTRAS] with optional versions and marker, e.g. "
                            "'requests>=2.31'; no pip options, paths or URLs.")
