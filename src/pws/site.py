@@ -163,6 +163,8 @@ def shown_name(name: str) -> str:
 
 
 def save(paths: Paths, site: Site) -> Path:
+    """Write the site file; only a valid site is ever written."""
+    site.check()
     path = paths.site_file(site.name)
     write_atomic(path, site.to_toml())
     return path

@@ -120,6 +120,23 @@ def test_apply_of_a_hostile_site_file_changes_nothing(ct, good, anchor, replacem
     assert sh.request(ct, "good.example.org").body == "hello from good.example.org"
 
 
+CONFIG_ATTACKS = [("health_path=/x;} server { listen 81; } #", "not a plain URL path"),
+                  ("health_path=/x\r\nHost: evil", "not a plain URL path"),
+                  ("workers=\u0663", "workers must be a whole number"),
+                  ("workers=1_0", "workers must be a whole number"),
+                  ("idle=99999", "idle = 99999 is not a whole number from 0 to 10080")]
+
+
+@pytest.mark.parametrize("setting,message", CONFIG_ATTACKS, ids=[s for s, _ in CONFIG_ATTACKS])
+def test_pws_config_checks_values_like_the_site_file(ct, good, setting, message):
+    before = ct.run(SNAPSHOT).stdout + ct.read_file("/etc/pws/sites/good.toml")
+    proc = ct.run(["pws", "config", "good", setting], check=False, timeout=300)
+    assert proc.returncode != 0, proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("pws: error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert ct.run(SNAPSHOT).stdout + ct.read_file("/etc/pws/sites/good.toml") == before
+
+
 # ---------------------------------------------------------------- (c) health and list
 @pytest.fixture(scope="module")
 def drip_and_junk(ct, good):

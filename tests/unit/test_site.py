@@ -6,6 +6,7 @@ import tomli_w
 
 from pws import site as sitemod
 from pws.errors import InvalidInput, PwsError, SiteNotFound
+from pws.defaults import site_defaults
 from pws.paths import Paths
 from pws.site import Site
 
@@ -204,3 +205,26 @@ def test_load_valid_keeps_the_good_sites_and_names_the_broken(tmp_path):
     assert "not allowed" in broken["Bad Name"]
     with pytest.raises(InvalidInput):
         sitemod.load_all(paths)
+
+
+def test_an_invalid_site_is_never_saved(tmp_path):
+    paths = Paths(root=tmp_path)
+    with pytest.raises(InvalidInput):
+        sitemod.save(paths, make(requirements=["--index-url=http://evil/"]))
+    assert sitemod.names(paths) == []
+
+
+@pytest.mark.parametrize("table,message", [("workers = \"2\"", "is not a whole number from 1 to 64"),
+                                           ("workers = true", "is not a whole number from 1 to 64"),
+                                           ("idle = 99999", "idle = 99999"),
+                                           ("health_path = \"/x;}\"", "not a plain URL path"),
+                                           ("health_path = 1", "health_path must be a string"),
+                                           ("colour = 1", "unknown default")])
+def test_admin_defaults_obey_the_site_rules(tmp_path, table, message):
+    paths = Paths(root=tmp_path)
+    paths.etc.mkdir(parents=True)
+    (paths.etc / "pws.toml").write_text(f"[defaults]\n{table}\n")
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        site_defaults(paths)
+    (paths.etc / "pws.toml").write_text("[defaults]\nworkers = 4\nhealth_path = \"/up\"\n")
+    assert site_defaults(paths) == {"workers": 4, "health_path": "/up"}
