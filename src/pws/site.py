@@ -152,7 +152,7 @@ def load_valid(paths: Paths) -> tuple[list[Site], dict[str, str]]:
     for name in names(paths):
         try:
             sites.append(load(paths, name))
-        except PwsError as exc:
+        except (PwsError, OSError) as exc:
             broken[shown_name(name)] = str(exc)
     return sites, broken
 
