@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 
+from . import validate
 from .errors import InvalidInput
 from .paths import Paths
 
@@ -15,15 +16,32 @@ KEYS = ("workers", "timeout", "idle", "health_path", "health_timeout")
 
 
 def site_defaults(paths: Paths) -> dict:
+    """The [defaults] table, each value checked by the rule a site's own value obeys."""
     path = paths.etc / "pws.toml"
     if not path.exists():
         return {}
     try:
         table = tomllib.loads(path.read_text()).get("defaults", {})
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path} is not valid TOML: {exc}.", "fix or remove it.") from exc
+    if not isinstance(table, dict):
+        raise InvalidInput(f"{path}: defaults is not a table.", "write it as [defaults].")
     unknown = set(table) - set(KEYS)
     if unknown:
-        raise InvalidInput(f"{path}: unknown default(s) {', '.join(sorted(unknown))}.",
+        raise InvalidInput(f"{path}: unknown default(s) {', '.join(sorted(map(repr, unknown)))}.",
                            f"use only: {', '.join(KEYS)}.")
+    try:
+        for key, value in table.items():
+            _check(key, value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: [defaults] {exc.problem}", exc.fix) from exc
     return table
+
+
+def _check(key: str, value: object) -> None:
+    if key == "health_path":
+        if not isinstance(value, str):
+            raise InvalidInput(f"health_path must be a string, not {value!r}.", "e.g. \"/\".")
+        validate.health_path(value)
+    else:
+        validate.tunable_int(key, value)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import tomli_w
 
-from . import validate
-from .errors import InvalidInput, SiteNotFound
+from . import safefs, validate
+from .errors import InvalidInput, PwsError, SiteNotFound
 from .fsutil import write_atomic
 from .paths import Paths
 
+MAX_FILE = 256 * 1024
+FIX = "fix the file or remove the site with rmsite."
 HEADER = "# PWS site definition. Edit, then run `pws apply {name}` to re-derive everything from it.\n"
 
 
@@ -40,23 +42,22 @@ class Site:
         return f"pws-{self.name}"
 
     def check(self) -> "Site":
+        """Validate every field and store it normalised; the only way a Site reaches root's code."""
+        _check_types(self)
         validate.site_name(self.name)
+        validate.formula_name(self.formula)
         if self.app:
             validate.app_spec(self.app)
-        self.domains = [validate.domain(d) for d in self.domains]
-        if not self.domains:
-            raise InvalidInput(f"Site '{self.name}' has no domain.", "add one with --domain.")
-        for url, directory in {**self.static, **self.aliases}.items():
-            validate.static_mapping(f"{url}={directory}")
-        if not self.health_path.startswith("/") or any(c in self.health_path for c in " ;{}\"'"):
-            raise InvalidInput(f"health_path {self.health_path!r} is not a plain URL path.",
-                               "use e.g. /healthz.")
-        if not (1 <= self.health_timeout <= 300 and 0 <= self.idle <= 10080):
-            raise InvalidInput(f"Site '{self.name}': health_timeout or idle out of range.",
-                               "use 1-300 seconds and 0-10080 minutes.")
-        if not (1 <= self.workers <= 64 and 1 <= self.timeout <= 3600):
-            raise InvalidInput(f"Site '{self.name}': workers or timeout out of range.",
-                               "use 1-64 workers and a timeout of 1-3600 seconds.")
+        self.domains = validate.domains(self.domains, self.name)
+        self.requirements = validate.requirements(self.requirements)
+        self.static = validate.dir_mapping(self.static, "static")
+        self.aliases = validate.dir_mapping(self.aliases, "aliases")
+        validate.health_path(self.health_path)
+        for key in validate.INT_RANGES:
+            validate.tunable_int(key, getattr(self, key))
+        validate.database(self.database)
+        validate.source(self.source)
+        self.options = validate.options(self.options)
         return self
 
     def to_toml(self) -> str:
@@ -65,19 +66,72 @@ class Site:
     @classmethod
     def from_toml(cls, text: str, origin: str) -> "Site":
         try:
-            data = tomllib.loads(text)
-            return cls(**data).check()
-        except (tomllib.TOMLDecodeError, TypeError) as exc:
-            raise InvalidInput(f"{origin} is not a valid site definition: {exc}.",
-                               "fix the file or remove the site with rmsite.") from exc
+            return cls(**_fields_of(tomllib.loads(text))).check()
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
+            raise InvalidInput(f"{origin} is not a valid site definition: {exc}.", FIX) from exc
+        except InvalidInput as exc:
+            raise InvalidInput(f"{origin} is not a valid site definition: {exc.problem}",
+                               exc.fix or FIX) from exc
+
+
+# What each field must be: its type, and how to say so.
+_KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirements": list,
+          "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
+          "health_timeout": int, "idle": int, "database": str, "source": str, "options": dict}
+_REQUIRED = ("name", "formula", "app", "domains")
+_SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
+         dict: "a table of strings"}
+
+
+def _fields_of(data: dict) -> dict:
+    unknown = sorted(set(data) - set(_KINDS))
+    if unknown:
+        raise InvalidInput(f"unknown key(s) {', '.join(map(repr, unknown))}.",
+                           f"use only: {', '.join(_KINDS)}.")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise InvalidInput(f"missing key(s) {', '.join(missing)}.", f"add {missing[0]} = ...")
+    return data
+
+
+def _check_types(site: Site) -> None:
+    for key, kind in _KINDS.items():
+        value = getattr(site, key)
+        if kind is list:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif kind is dict:
+            ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in value.items())
+        else:
+            ok = type(value) is kind  # bool is an int subclass: workers = true is refused
+        if not ok:
+            raise InvalidInput(f"{key} must be {_SAYS[kind]}, not {_shown(value)}.",
+                               f"write {key} as {_SAYS[kind]}.")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def load(paths: Paths, name: str) -> Site:
+    """The validated site NAME: every privileged code path reads a site only through here."""
     validate.site_name(name)
     path = paths.site_file(name)
-    if not path.exists():
+    data = safefs.read_file(path)
+    if data is None:
         raise SiteNotFound(f"There is no site '{name}'.", "see `pws list` for the sites there are.")
-    return Site.from_toml(path.read_text(), str(path))
+    if len(data) > MAX_FILE:
+        raise InvalidInput(f"{path} is not a valid site definition: larger than {MAX_FILE} bytes.", FIX)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not a valid site definition: not UTF-8 ({exc}).", FIX) from exc
+    site = Site.from_toml(text, str(path))
+    if site.name != name:
+        raise InvalidInput(f"{path} is not a valid site definition: it names the site "
+                           f"'{site.name}'.", f"set name = \"{name}\" in it.")
+    return site
 
 
 def names(paths: Paths) -> list[str]:
@@ -87,10 +141,30 @@ def names(paths: Paths) -> list[str]:
 
 
 def load_all(paths: Paths) -> list[Site]:
+    """Every site; the first broken site file is an error (see load_valid)."""
     return [load(paths, n) for n in names(paths)]
 
 
+def load_valid(paths: Paths) -> tuple[list[Site], dict[str, str]]:
+    """Every site that loads, and for each site file that does not, its name and the problem:
+    one broken file must not hide or break the others."""
+    sites, broken = [], {}
+    for name in names(paths):
+        try:
+            sites.append(load(paths, name))
+        except (PwsError, OSError) as exc:
+            broken[shown_name(name)] = str(exc)
+    return sites, broken
+
+
+def shown_name(name: str) -> str:
+    """A site file's name as it may be printed (a file name may hold control characters)."""
+    return name if name.isprintable() else repr(name)
+
+
 def save(paths: Paths, site: Site) -> Path:
+    """Write the site file; only a valid site is ever written."""
+    site.check()
     path = paths.site_file(site.name)
     write_atomic(path, site.to_toml())
     return path

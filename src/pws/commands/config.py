@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import site as sitemod
+from .. import site as sitemod, validate
 from ..environment import Env
 from ..errors import InvalidInput
 from ..locks import site_lock
@@ -46,8 +46,6 @@ def _parse(setting: str) -> tuple[str, object]:
     if not sep or key not in TUNABLES:
         raise InvalidInput(f"{setting!r} is not KEY=VALUE with a known KEY.",
                            f"use one of: {', '.join(TUNABLES)}.")
-    kind = TUNABLES[key][0]
-    try:
-        return key, kind(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{key} must be a whole number, not {raw!r}.", f"e.g. {key}=2.") from exc
+    if TUNABLES[key][0] is int:
+        return key, validate.int_text(key, raw)
+    return key, validate.health_path(raw)

@@ -2,15 +2,19 @@
 does not answer within its health_timeout is killed and restarted, with the reason logged
 and recorded as an alert. Run every 15 s by pws-health.timer, which also scales idle sites
 to zero: a site with idle=N whose nginx access log has not moved for N minutes has its
-gunicorn stopped; its socket stays, so the next request starts it again."""
+gunicorn stopped; its socket stays, so the next request starts it again.
+
+Each site is checked on its own: a broken site file, a probe that fails or any error of one
+site is reported for that site, and the pass goes on to the others."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 
-from .. import probe, site as sitemod
+from .. import probe, site as sitemod, validate
 from ..environment import Env
+from ..errors import PwsError
 from ..locks import SiteBusy, site_lock
 from . import alerts
 
@@ -18,14 +22,21 @@ from . import alerts
 def run(args: argparse.Namespace, env: Env) -> int:
     env.require_root("pws health")
     names = sitemod.names(env.paths) if args.all else [sitemod.load(env.paths, args.name).name]
-    hung = 0
-    for name in names:
-        try:
-            with site_lock(env.paths, name, wait=False):
-                hung += _check(env, name)
-        except SiteBusy:
-            continue  # being created, reloaded or removed right now: next pass
-    return 0 if not hung else 1
+    problems = sum(_check_isolated(env, name) for name in names)
+    return 0 if not problems else 1
+
+
+def _check_isolated(env: Env, name: str) -> int:
+    """1 if the site had a problem (reported on stderr), else 0; never raises a PwsError."""
+    try:
+        validate.site_name(name)  # before its name makes a lock file name
+        with site_lock(env.paths, name, wait=False):
+            return _check(env, name)
+    except SiteBusy:
+        return 0  # being created, reloaded or removed right now: next pass
+    except (PwsError, OSError) as exc:
+        _report(name, f"not checked: {exc}")
+        return 1
 
 
 def _check(env: Env, name: str) -> int:
@@ -37,14 +48,21 @@ def _check(env: Env, name: str) -> int:
         env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
         env.services.stop_until_request(name)
         return 0
-    if _answers(env, site):
+    failure = _probe_failure(env, site)
+    if failure is None:
         env.ui.say(f"{name}: ok")
         return 0
-    reason = f"no answer to GET {site.health_path} within {site.health_timeout}s: restarted"
-    print(f"pws-health: site {name}: {reason}", file=sys.stderr, flush=True)
-    env.services.kill_and_restart(name)
-    alerts.record(env, name, reason)
+    reason = f"no answer to GET {site.health_path} within {site.health_timeout}s ({failure}): restarted"
+    _report(name, reason)
+    try:
+        env.services.kill_and_restart(name)
+    finally:
+        alerts.record(env, name, reason)
     return 1
+
+
+def _report(name: str, problem: str) -> None:
+    print(f"pws-health: site {sitemod.shown_name(name)}: {problem}", file=sys.stderr, flush=True)
 
 
 def _idle_for(env: Env, site) -> float:
@@ -53,10 +71,11 @@ def _idle_for(env: Env, site) -> float:
     return time.time() - (log.stat().st_mtime if log.exists() else 0)
 
 
-def _answers(env: Env, site) -> bool:
+def _probe_failure(env: Env, site) -> str | None:
+    """None if the site answered within its health_timeout, else what went wrong."""
     try:
         probe.get(site.domains[0], site.health_path, unix=env.paths.socket(site.name),
                   timeout=site.health_timeout)
-        return True
-    except OSError:
-        return False
+        return None
+    except OSError as exc:
+        return str(exc) or type(exc).__name__

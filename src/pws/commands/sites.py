@@ -9,8 +9,8 @@ from ..environment import Env
 
 
 def run_list(args: argparse.Namespace, env: Env) -> int:
-    sites = sitemod.load_all(env.paths)
-    if not sites:
+    sites, broken = sitemod.load_valid(env.paths)
+    if not sites and not broken:
         env.ui.say("No sites yet. Make one with: mksite wsgi NAME --from PATH")
         return 0
     rows = [("NAME", "FORMULA", "STATE", "DOMAINS")]
@@ -20,7 +20,10 @@ def run_list(args: argparse.Namespace, env: Env) -> int:
         if not env.web.is_enabled(site.name):
             state += ", vhost disabled"
         rows.append((site.name, site.formula, state, " ".join(site.domains)))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]  # a long broken reason goes last
+    rows += [(name, "?", "broken: " + " ".join(problem.split()), "")
+             for name, problem in broken.items()]
+    rows[1:] = sorted(rows[1:])
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
     return 0
