@@ -195,6 +195,23 @@ def _wait_gone(ct, pid: str, within: float = 60) -> None:
         time.sleep(0.2)
 
 
+def test_a_group_that_existed_before_is_refused_and_kept(prepared):
+    ct = prepared
+    ct.run("addgroup --system pws-grp")
+    before = footprint(ct)
+    made = ct.run("mksite wsgi grp --app slow:app --from /root/slow --yes", check=False)
+    assert made.returncode != 0 and "group pws-grp" in made.stderr, made.stderr
+    assert footprint(ct) == before  # the group is still there, nothing else was made
+    ct.run("delgroup --system pws-grp")
+
+
+def test_the_installed_tool_ignores_path_overrides_in_its_environment(prepared):
+    ct = prepared
+    ct.run("mkdir -p /tmp/fake/etc/pws/sites /tmp/fake/share")
+    listed = ct.run("PWS_ROOT=/tmp/fake PWS_SHARE=/tmp/fake/share pws list").stdout
+    assert "hostile" in listed, listed
+
+
 def test_a_root_umask_of_077_does_not_break_a_site(prepared):
     ct = prepared
     ct.write_file("/root/um/hello.py", HELLO)

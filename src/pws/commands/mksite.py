@@ -91,6 +91,8 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
                 requirements=list(args.requirement), static=static, source=str(source or ""),
                 options=detected.get("options", {}), database=args.db or formula.default_db,
                 **tunables)
+    validate.domains(site.domains, name)  # refused before anything is made, app or not
+    validate.requirements(site.requirements)
     return site.check() if site.app or not source else site
 
 
@@ -118,12 +120,17 @@ def _check_free(env: Env, site: Site) -> None:
 
 
 def _check_domains(env: Env, site: Site) -> None:
-    for other in sitemod.load_all(env.paths):
+    others, broken = sitemod.load_valid(env.paths)
+    for other in others:
         clash = set(other.domains) & set(site.domains)
         if clash:
             raise InvalidInput(f"{', '.join(sorted(clash))} is served by the site '{other.name}'.",
                                "choose another --domain.")
-    taken = env.web.taken_domains()
+    for name, problem in broken.items():
+        env.ui.warn(f"the definition of site {sitemod.shown_name(name)} is broken ({problem}); "
+                    "its domains are checked in its nginx vhost instead.")
+    # pws's own vhosts are left out, except those of broken sites: their names stay taken.
+    taken = env.web.taken_domains(also_pws_sites=set(broken))
     for domain in site.domains:
         if domain in taken:
             raise InvalidInput(f"{domain} is already served by your nginx config ({taken[domain]}).",
