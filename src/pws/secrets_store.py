@@ -39,7 +39,8 @@ def site_gid(user: str, *, required: bool = True) -> int:
         if not required:
             return 0
         raise PwsError(f"The group {user} does not exist: its site's secrets cannot be given "
-                       "to it.", f"run `pws apply {user[4:]}` to make the site whole again.") from exc
+                       "to it.", f"run `pws apply {user[4:]}` to make the site whole again."
+                       ) from exc
 
 
 @contextlib.contextmanager

@@ -75,7 +75,8 @@ def test_an_old_layout_is_taken_back_on_the_next_apply(ct, f):
     ct.run("chown -R pws-f:pws-f /etc/pws/secrets/f && chmod 700 /etc/pws/secrets/f && "
            "chmod 600 /etc/pws/secrets/f/*")
     planted = as_site(ct, f, "cd /etc/pws/secrets/f && "
-                             f"ln -s {CANARY} .secret_key.pws-tmp && ln -s {CANARY} .env.pws-tmp && "
+                             f"ln -s {CANARY} .secret_key.pws-tmp && "
+                             f"ln -s {CANARY} .env.pws-tmp && "
                              f"mv env env.old && ln -s {CANARY} env && mkdir sub && "
                              f"ln -s {CANARY} sub/x")
     assert planted.returncode == 0
@@ -166,7 +167,8 @@ def test_drop_tables_as_the_site_user_drops_its_own_tables(ct, sqlite_pair):
 
 POLL = r'''
 import os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:], stdout=open("/root/mksite.out", "w"), stderr=subprocess.STDOUT)
+out = open("/root/mksite.out", "w")
+proc = subprocess.Popen(sys.argv[1:], stdout=out, stderr=subprocess.STDOUT)
 seen = set()
 while proc.poll() is None:
     for pid in os.listdir("/proc"):

@@ -65,10 +65,12 @@ class SQLite:
             return "link"
         if st is None:
             return ""
-        return "file" if stat.S_ISREG(st.st_mode) else "link" if stat.S_ISLNK(st.st_mode) else "other"
+        if stat.S_ISREG(st.st_mode):
+            return "file"
+        return "link" if stat.S_ISLNK(st.st_mode) else "other"
 
     def exists(self, site: Site) -> bool:
-        """Something is at data/db.sqlite3 (a link too: it is the site's, to drop, never to follow)."""
+        """Something is at data/db.sqlite3 (a link too: the site's, to drop, never to follow)."""
         return self._entry(site) != ""
 
     def settings(self, site: Site) -> dict:
