@@ -73,22 +73,55 @@ def serving(ct, want: str, within: float) -> float:
 
 
 def master_pid(ct) -> str:
-    return ct.read_file("/run/pws/hello.pid").strip()
+    """The running gunicorn master's pid ('' between a crash and the restart)."""
+    return ct.run("cat /run/pws/hello.pid 2>/dev/null || true").stdout.strip()
 
 
 def test_site_serves_without_systemd(sysv):
     assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-1")
     assert "hello" in sysv.run("/etc/init.d/pws status").stdout
-    assert sysv.run("stat -c '%G %a' /run/pws/hello.sock").stdout.strip() == "www-data 660"
+    assert sysv.run("stat -c '%U %G %a' /run/pws/hello.sock").stdout.strip() == \
+        "root www-data 660"
     users = set(sysv.run("ps -o user= --ppid " + master_pid(sysv)).stdout.split())
     assert users in ({"pws-hello"}, {"pws-hel+"})
+
+
+def test_no_process_of_the_site_runs_as_root(sysv):
+    """Issue 9 item 1: the gunicorn master ran as root with the site's env, then dropped."""
+    site_uid = sysv.run("id -u pws-hello").stdout.strip()
+    master = master_pid(sysv)
+    assert uids(sysv, master) == {site_uid}  # real, effective, saved, filesystem
+    gunicorns = sysv.run("pgrep -f '[g]unicorn --config /etc/pws/gunicorn/hello'").stdout.split()
+    assert master in gunicorns and len(gunicorns) == 3  # master + 2 workers
+    for pid in gunicorns:
+        assert uids(sysv, pid) == {site_uid}
+    supervisor = sysv.read_file("/run/pws/hello.supervisor.pid").strip()
+    assert uids(sysv, supervisor) == {"0"}
+    assert "PWS_SITE=hello" in environ(sysv, master)  # the site's env reaches gunicorn ...
+    assert "PWS_SITE=" not in environ(sysv, supervisor)  # ... and no root process
+
+
+def test_the_log_is_root_adm_0640_in_a_0750_dir(sysv):
+    assert sysv.run("stat -c '%U %G %a' /var/log/pws/hello.log /var/log/pws").stdout.split(
+        "\n")[:2] == ["root adm 640", "root adm 750"]
+    assert "Listening at: unix:/run/pws/hello.sock" in sysv.read_file("/var/log/pws/hello.log")
+
+
+def uids(ct, pid: str) -> set[str]:
+    line = next(ln for ln in ct.read_file(f"/proc/{pid}/status").splitlines()
+                if ln.startswith("Uid:"))
+    return set(line.split()[1:])
+
+
+def environ(ct, pid: str) -> str:
+    return ct.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout
 
 
 def test_a_killed_master_is_restarted_by_the_supervisor(sysv):
     old = master_pid(sysv)
     sysv.run(f"kill -9 {old}")
     killed = time.monotonic()
-    while master_pid(sysv) == old:
+    while master_pid(sysv) in (old, ""):
         assert time.monotonic() - killed < 30, "the supervisor did not restart gunicorn"
         time.sleep(0.05)
     restarted = time.monotonic() - killed

@@ -30,8 +30,9 @@ class PostgreSQL:
         self.paths = paths
 
     def _psql(self, sql: str, db: str = "postgres") -> str:
+        """Run sql as postgres; it goes on stdin, never on a command line (ps shows those)."""
         proc = run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v",
-                    "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                    "ON_ERROR_STOP=1", "-d", db, "-f", "-"], input=sql,
                    problem="PostgreSQL refused:", fix="see the PostgreSQL log.", cwd="/")
         return proc.stdout.strip()
 
@@ -68,7 +69,14 @@ class PostgreSQL:
         self._psql(f"CREATE ROLE {_ident(role)} LOGIN PASSWORD '{password}'")
         tx.on_rollback(f"drop database {role}", lambda: self.drop_database(site))
         self._psql(f"CREATE DATABASE {_ident(role)} OWNER {_ident(role)}")
+        self.restrict_connect(site)
         SecretsStore(self.paths, site).put("db_password", password)
+
+    def restrict_connect(self, site: Site) -> None:
+        """Every role may connect to a new database by default: here only its owner may."""
+        name = _ident(site.user)
+        self._psql(f"REVOKE CONNECT, TEMPORARY ON DATABASE {name} FROM PUBLIC;\n"
+                   f"GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {name}")
 
     def exists(self, site: Site) -> bool:
         if not self._server_answers():

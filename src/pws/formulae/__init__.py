@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import databases, runas, safefs
-from ..errors import CommandFailed, InvalidInput, PwsError
+from ..errors import InvalidInput, PwsError
 from ..paths import Paths
 from ..secrets_store import SecretsStore
 from ..site import Site
@@ -69,32 +68,23 @@ class Context:
         return databases.for_site(self.site, self.paths)
 
     def site_env(self) -> dict[str, str]:
-        """The environment the app runs with (also written as the unit's EnvironmentFile)."""
-        path = self.paths.secrets_dir(self.site.name) / "env"
-        if not path.exists():
-            return {}
-        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        """The environment the app runs with (also written as the unit's EnvironmentFile).
+
+        Only ever given to the site's own programs, after the switch to the site user."""
+        text = (safefs.read_file(self.paths.secrets_dir(self.site.name) / "env") or b"").decode()
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
     def run_as_site(self, argv: list[str], *, problem: str, fix: str = "", cwd: Path | None = None,
                     capture: bool = True, extra_env: dict[str, str] | None = None):
-        """Run argv as the site user, in the site's venv and environment, from the app dir.
+        """Run argv as the site user, in the site's venv and environment, from the app dir:
+        the CompletedProcess, or (capture=False, interactive) the exit status.
 
-        The environment goes to the child through exec, never on a command line (ps shows those)."""
-        env = {"PATH": f"{self.venv}/bin:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
-               **self.site_env(), **(extra_env or {})}
-        cmd = ["/usr/sbin/runuser", "-u", self.site.user, "--", *argv]
-        cwd = cwd or self.app_dir
-        if not capture:
-            return subprocess.run(cmd, cwd=cwd, env=env).returncode
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
-        except subprocess.TimeoutExpired as exc:
-            raise CommandFailed(f"{problem} timed out after 30 minutes.", fix) from exc
-        if proc.returncode != 0:
-            output = (proc.stdout + proc.stderr).strip()
-            tail = "\n".join(output.splitlines()[-15:])
-            raise CommandFailed(f"{problem}\n{tail}\n" if tail else problem, fix, output)
-        return proc
+        The environment goes to the child through exec, never on a command line (ps shows those),
+        and reaches it only after the switch to the site user (runas)."""
+        env = {**runas.base_env(self.home, self.venv), **self.site_env(), **(extra_env or {})}
+        proc = runas.run_as(self.site.user, argv, env=env, cwd=cwd or self.app_dir,
+                            capture=capture, problem=problem, fix=fix)
+        return proc if capture else proc.returncode
 
 
 class Formula:

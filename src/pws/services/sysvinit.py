@@ -1,19 +1,26 @@
-"""Systems booted without systemd: `pws supervise NAME`, daemonised by start-stop-daemon,
+"""Systems booted without systemd: a supervisor per site, daemonised by start-stop-daemon,
 runs the site's gunicorn in the foreground and restarts it when it dies (1 s later, like
 Restart=always), giving up after 5 crashes in 60 s (like StartLimitBurst) with an alert.
 
-The gunicorn master binds the site's socket itself; the supervisor then hands the socket to
-group www-data (mode 0660) so only nginx can connect, as under systemd.
+The supervisor (root) does what systemd does for pws-site@.socket and .service: it binds the
+site's socket (root:www-data 0660, so only nginx connects; connections queue there while
+gunicorn restarts), opens the log (root:adm 0640), and starts gunicorn as the site user with
+the socket passed as an fd. No process of the site, the gunicorn master included, runs as root,
+and the site's env reaches only the site's program.
 """
 from __future__ import annotations
 
+import contextlib
+import grp
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .. import runas, safefs
 from ..paths import Paths
 from ..runner import run
 from . import ServiceStatus
@@ -21,6 +28,8 @@ from .rolling import rolling_reload
 
 RESTART_DELAY = 1.0
 BURST, INTERVAL = 5, 60.0
+BACKLOG = 2048  # as pws-site@.socket
+LISTEN_FD = 3  # SD_LISTEN_FDS_START
 
 
 class SysVInit:
@@ -58,17 +67,18 @@ class SysVInit:
     def start(self, name: str) -> None:
         if self._pid(self._supervisor_pidfile(name)):
             return
-        self._run_dir().mkdir(parents=True, exist_ok=True)
-        self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
+        safefs.make_dir(self._run_dir(), 0o755, 0, 0)
+        os.close(open_log(self.log_file(name)))
         run(["start-stop-daemon", "--start", "--quiet", "--background", "--make-pidfile",
              "--pidfile", self._supervisor_pidfile(name), "--exec", sys.executable, "--",
-             "-m", "pws.services.sysvinit", name],
+             "-I", "-m", "pws.services.sysvinit", name],
             problem=f"Site '{name}' did not start.", fix=f"see {self.log_file(name)}.")
-        self._wait_for_socket(name)
+        self._wait_for_master(name)
 
-    def _wait_for_socket(self, name: str, within: float = 60) -> None:
+    def _wait_for_master(self, name: str, within: float = 60) -> None:
+        """Until the supervisor has started gunicorn (its socket is bound before that)."""
         deadline = time.monotonic() + within
-        while time.monotonic() < deadline and not self.paths.socket(name).exists():
+        while time.monotonic() < deadline and not self._pid(self._gunicorn_pidfile(name)):
             time.sleep(0.1)
 
     def stop(self, name: str) -> None:
@@ -130,47 +140,147 @@ def _tail(path: Path, lines: int) -> list[str]:
         return []
 
 
-# --- the supervisor process (python3 -m pws.services.sysvinit NAME)
+# --- the supervisor process (python3 -I -m pws.services.sysvinit NAME), root
 def supervise(name: str) -> int:
     manager = SysVInit()
-    paths = manager.paths
-    stopping = False
-    child: subprocess.Popen | None = None
+    supervisor = _Supervisor(manager, name)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
+    try:
+        return supervisor.run()
+    finally:
+        _remove_entry(manager.paths.socket(name))
 
-    def forward(signum, frame):
-        nonlocal stopping
-        stopping = True
-        if child and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    crashes: list[float] = []
-    ready = manager.ready_dir(name)
-    ready.mkdir(parents=True, exist_ok=True)
-    os.chown(ready, *_ids(f"pws-{name}"))
-    while not stopping:
-        with open(manager.log_file(name), "ab") as log:
-            child = subprocess.Popen(
-                [str(paths.venv_dir(name) / "bin" / "gunicorn"), "--config",
-                 str(paths.gunicorn_conf(name)), "--pid", str(manager._gunicorn_pidfile(name)),
-                 "--user", f"pws-{name}", "--group", f"pws-{name}"],
-                stdout=log, stderr=log, cwd=paths.app_dir(name), start_new_session=True,
-                env={**_site_env(paths, name), "RUNTIME_DIRECTORY": str(ready)})
-            _hand_socket_to_nginx(paths.socket(name), child)
-            code = child.wait()
-        _kill_group(child.pid)  # workers orphaned by a dead master, as systemd's cgroup would
-        if stopping:
-            break
-        crashes = [t for t in crashes if time.monotonic() - t < INTERVAL] + [time.monotonic()]
-        _log(manager.log_file(name), f"pws: gunicorn exited ({code}); restart {len(crashes)}")
-        if len(crashes) >= BURST:
-            _log(manager.log_file(name), f"pws: {BURST} crashes in {INTERVAL:.0f}s: giving up")
-            subprocess.run(["/usr/bin/pws", "alerts", "record", name, "--reason",
-                            f"crashed {BURST} times in {INTERVAL:.0f}s"], capture_output=True)
-            return 1
-        time.sleep(RESTART_DELAY)
-    return 0
+class _Supervisor:
+    """Owns the site's socket and log; runs gunicorn as the site user until told to stop."""
+
+    def __init__(self, manager: SysVInit, name: str):
+        self.manager, self.name = manager, name
+        self.paths = manager.paths
+        self.user = f"pws-{name}"
+        self.stopping = False
+        self.child = 0  # the gunicorn master's pid while it runs
+
+    def stop(self, signum=None, frame=None) -> None:
+        self.stopping = True
+        if self.child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signal.SIGTERM)
+
+    def run(self) -> int:
+        log = self.manager.log_file(self.name)
+        listener = _listen(self.paths.socket(self.name))
+        ready = self.manager.ready_dir(self.name)
+        safefs.make_dir(ready.parent, 0o755, 0, 0)
+        safefs.make_dir(ready, 0o750, *runas.ids(self.user))
+        crashes: list[float] = []
+        while not self.stopping:
+            code = self._run_gunicorn(listener.fileno(), ready)
+            if self.stopping:
+                break
+            crashes = [t for t in crashes if time.monotonic() - t < INTERVAL] + [time.monotonic()]
+            _log(log, f"pws: gunicorn exited ({code}); restart {len(crashes)}")
+            if len(crashes) >= BURST:
+                _log(log, f"pws: {BURST} crashes in {INTERVAL:.0f}s: giving up")
+                subprocess.run(["/usr/bin/pws", "alerts", "record", self.name, "--reason",
+                                f"crashed {BURST} times in {INTERVAL:.0f}s"], capture_output=True)
+                return 1
+            time.sleep(RESTART_DELAY)
+        return 0
+
+    def _run_gunicorn(self, listen_fd: int, ready: Path) -> int:
+        pidfile = self.manager._gunicorn_pidfile(self.name)
+        log_fd = open_log(self.manager.log_file(self.name))
+        try:
+            argv = [str(self.paths.venv_dir(self.name) / "bin" / "gunicorn"),
+                    "--config", str(self.paths.gunicorn_conf(self.name))]
+            env = {**_site_env(self.paths, self.name, log_fd), "RUNTIME_DIRECTORY": str(ready)}
+            self.child = _spawn_as(self.user, argv, env, self.paths.app_dir(self.name),
+                                   log_fd, listen_fd)
+        finally:
+            os.close(log_fd)
+        safefs.write_file(pidfile, f"{self.child}\n", 0o644, 0, 0)
+        if self.stopping:  # a TERM that came while it was being started
+            self.stop()
+        _, status = os.waitpid(self.child, 0)
+        _kill_group(self.child)  # workers orphaned by a dead master, as systemd's cgroup would
+        self.child = 0
+        _remove_entry(pidfile)
+        return os.waitstatus_to_exitcode(status)
+
+
+def _spawn_as(user: str, argv: list[str], env: dict[str, str], cwd: Path, log_fd: int,
+              listen_fd: int) -> int:
+    """Start argv as user (its own group only), in a new session, with the listening socket as
+    fd 3 under systemd's socket-passing protocol (LISTEN_FDS, LISTEN_PID: gunicorn then leaves
+    the socket's path alone when it stops, as under systemd); its pid.
+
+    Not subprocess: LISTEN_PID must be the child's own pid, known only after the fork. The
+    switch to the user comes before exec, so the site's env reaches only the site's program."""
+    uid, gid = runas.ids(user)
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the child: nothing here may return into the supervisor's code
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.dup2(listen_fd, LISTEN_FD)
+        os.set_inheritable(LISTEN_FD, True)
+        os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        os.umask(0o027)
+        os.chdir(cwd)  # as the site user: the app dir is reached with its rights
+        os.execve(argv[0], argv, {**env, "LISTEN_FDS": "1", "LISTEN_PID": str(os.getpid())})
+    except OSError as exc:
+        os.write(2, f"pws: cannot start {argv[0]} as {user}: {exc}\n".encode())
+    finally:
+        os._exit(127)
+
+
+def _listen(path: Path) -> socket.socket:
+    """The site's socket, bound by root: root:www-data 0660, so only nginx connects."""
+    safefs.make_dir(path.parent, 0o755, 0, 0)
+    _remove_entry(path)  # left by a supervisor that was killed
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o117)
+    try:  # /run/pws is root's alone: the path cannot be swapped under us
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chown(path, 0, grp.getgrnam("www-data").gr_gid, follow_symlinks=False)
+    sock.listen(BACKLOG)
+    return sock
+
+
+def _remove_entry(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError), safefs.opened_dir(path.parent) as fd:
+        safefs.unlink_at(fd, path.name)
+
+
+def open_log(path: Path) -> int:
+    """An fd appending to the site's log, root:adm 0640 in a root:adm 0750 dir, opened
+    without following links."""
+    adm = _adm_gid()
+    safefs.make_dir(path.parent, 0o750, 0, adm)
+    with safefs.opened_dir(path.parent) as dirfd:
+        fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW |
+                     os.O_CLOEXEC, 0o640, dir_fd=dirfd)
+    os.fchown(fd, 0, adm)
+    os.fchmod(fd, 0o640)
+    return fd
+
+
+def _adm_gid() -> int:
+    try:
+        return grp.getgrnam("adm").gr_gid
+    except KeyError:
+        return 0
 
 
 def _kill_group(pgid: int) -> None:
@@ -180,33 +290,24 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _site_env(paths: Paths, name: str) -> dict[str, str]:
+def _site_env(paths: Paths, name: str, log_fd: int) -> dict[str, str]:
+    """The env gunicorn runs with (read by root, given only to the site user's program)."""
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(paths.site_home(name))}
-    env_file = paths.secrets_dir(name) / "env"
-    if env_file.exists():
-        env.update(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    try:
+        text = (safefs.read_file(paths.secrets_dir(name) / "env") or b"").decode()
+    except safefs.UnsafePath as exc:
+        os.write(log_fd, f"pws: {exc}: starting without the site's env\n".encode())
+        return env
+    env.update(line.split("=", 1) for line in text.splitlines() if "=" in line)
     return env
 
 
-def _hand_socket_to_nginx(sock: Path, child: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:
-        if sock.exists():
-            os.chown(sock, 0, _ids("www-data")[1])
-            os.chmod(sock, 0o660)
-            return
-        time.sleep(0.05)
-
-
-def _ids(user: str) -> tuple[int, int]:
-    import pwd
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid
-
-
 def _log(path: Path, line: str) -> None:
-    with open(path, "a") as log:
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+    fd = open_log(path)
+    try:
+        os.write(fd, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n".encode())
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":
