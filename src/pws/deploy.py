@@ -113,6 +113,7 @@ class Deployer:
         ctx = Context(site, self.paths, self.ui, tx)
         if not fresh:
             self.build(site, formula, ctx)
+            _restrict_database(ctx)
         self.make_site_dirs(site)
         self.write_env(ctx, formula)
         formula.configure(ctx)
@@ -140,6 +141,7 @@ class Deployer:
         migrations or collectstatic: an upgrade of pws does not change a site's code or data.
         Returns what was done, for the record."""
         ctx = Context(site, self.paths, self.ui, Transaction())
+        _restrict_database(ctx)
         env_changed = self.write_env(ctx, formula)
         settings_changed = bool(formula.configure(ctx))
         config_changed = self.write_gunicorn(ctx, formula)
@@ -154,3 +156,8 @@ class Deployer:
         return "unchanged"
 
 
+def _restrict_database(ctx: Context) -> None:
+    """Databases made by older versions let every role connect: only the owner may."""
+    db = ctx.database
+    if db is not None and db.kind == "postgresql":
+        db.restrict_connect(ctx.site)

@@ -57,8 +57,8 @@ def test_the_site_user_connects_by_peer_authentication(ct, shop):
 
 
 def test_the_password_is_kept_in_the_sites_secrets(ct, shop):
-    assert ct.run("stat -c '%U %a' /etc/pws/secrets/shop/db_password").stdout.strip() == \
-        "pws-shop 600"
+    assert ct.run("stat -c '%U %G %a' /etc/pws/secrets/shop/db_password").stdout.strip() == \
+        "root pws-shop 640"
 
 
 def test_psycopg_was_installed_from_the_offline_wheelhouse(ct, shop):

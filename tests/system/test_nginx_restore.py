@@ -199,7 +199,9 @@ def test_a_pristine_nginx_comes_back_exactly(fresh):
     assert "pws: removed sites-available/pws-hello.conf (pws made it)." in out
     assert "pws: /etc/nginx: 0 restored, 2 removed, 0 merged, 0 kept as you changed them" in out
     assert manifest(ct) == pristine
-    assert not ct.exists("/var/lib/pws") and not ct.exists("/etc/pws")
+    assert not ct.exists("/var/lib/pws") and not ct.exists("/etc/pws/sites")
+    # The sites' data stays in /srv/pws, so do the secrets it was signed or encrypted with.
+    assert ct.exists("/etc/pws/secrets/hello") and ct.exists("/etc/pws/secrets/blog")
     assert nginx_ok(ct)
     wait_page(ct, "hello.example.org", "Welcome to nginx")
 

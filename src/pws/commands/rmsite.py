@@ -9,6 +9,7 @@ from .. import databases, formulae, pending, runas, safefs, site as sitemod, use
 from ..environment import Env
 from ..fsutil import remove_path
 from ..locks import site_lock
+from ..secrets_store import SecretsStore
 from ..transaction import Transaction
 
 
@@ -87,9 +88,10 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
         remove_path(path)
     for tree in (paths.site_pip_cache(site.name), paths.build_dir(site.name)):
         shutil.rmtree(tree, ignore_errors=True)
-    shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True)
     keep_data = (site.database == "sqlite" and "database" not in drops
                  and databases.for_site(site, paths).exists(site))  # an SQLite file to keep
+    _keep_or_remove_secrets(env, site, keeps_data=not delete_source
+                            or _database_kept(env, site, drops))
     _remove_home(env, site.name, delete_source, keep_data)
     users.remove(site.user)
     paths.site_file(site.name).unlink()
@@ -126,6 +128,22 @@ def _drop_database(env: Env, site, drops: list[str], keep_data: bool) -> None:
         env.ui.say(getattr(db, f"drop_{what}")(site))
     if "database" not in drops and (drops or keep_data or db.exists(site)):
         env.ui.say(f"Kept: {db.describe(site)} ({', '.join(drops) or 'nothing'} dropped).")
+
+
+def _database_kept(env: Env, site, drops: list[str]) -> bool:
+    db = databases.for_site(site, env.paths)
+    return db is not None and "database" not in drops and db.exists(site)
+
+
+def _keep_or_remove_secrets(env: Env, site, *, keeps_data: bool) -> None:
+    """SECRET_KEY and the database password stay with kept data (signed or encrypted with them)."""
+    store = SecretsStore(env.paths, site)
+    if not keeps_data:
+        store.remove()
+        return
+    kept = store.keep_for_data()
+    if kept:
+        env.ui.say(f"Kept the site's secrets (SECRET_KEY, database password) with its data: {kept}")
 
 
 def _formula_or_none(env: Env, name: str):
