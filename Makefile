@@ -124,7 +124,7 @@ test-integration: deps venv
 test-system: deb venv
 	$(call pytest,tests/system)
 
-# piuparts (DESIGN.md section 9): install, purge with nginx still installed (the restore),
+# piuparts (docs/architecture.md): install, purge with nginx still installed (the restore),
 # install again, in a clean chroot from the mirror (about 45 s; the base tarball is made once).
 # Ignored: nginx's temp dirs in /var/lib/nginx, made by the `nginx -t` of pws's maintainer
 # scripts (a running nginx makes them too; nginx is never started in piuparts' chroot).

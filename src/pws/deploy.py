@@ -1,4 +1,4 @@
-"""Deriving everything from site.toml (DESIGN §1): gunicorn config, static files, units, vhost.
+"""Deriving everything from site.toml (docs/architecture.md): gunicorn config, static files, units, vhost.
 
 `apply_site` is the one code path used by mksite and `pws apply`; `rerender` is what a package
 upgrade does (pws's own files only). Whatever runs a site's code runs as the site user.

@@ -1,4 +1,4 @@
-"""Fixtures for the system tier: the built .debs in a booted Debian 12 (DESIGN.md §7).
+"""Fixtures for the system tier: the built .debs in a booted Debian 12 (docs/architecture.md).
 
 Every test here is marked `system`. A container that cannot be built or booted is an
 error, never a skip: a skipped tier would hide a broken one.

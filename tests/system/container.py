@@ -1,4 +1,4 @@
-"""Booted Debian 12 containers for the system tests (DESIGN.md §7, tier 3).
+"""Booted Debian 12 containers for the system tests (docs/architecture.md, tests).
 
 A plain library, usable from pytest fixtures and from scripts (demo.py):
 
@@ -184,7 +184,7 @@ def _target_flags(pip: list[str]) -> list[str]:
 
 def _pip_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    if "PIP_CERT" in os.environ:  # the registry's TLS proxy CA (DESIGN.md §7)
+    if "PIP_CERT" in os.environ:  # the registry's TLS proxy CA (docs/architecture.md)
         env["PIP_CERT"] = os.environ["PIP_CERT"]
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env

@@ -1,5 +1,5 @@
 """Formulae: how a kind of project becomes a site. The core ships `wsgi`; framework packages
-ship theirs as modules in /usr/share/pws/formulae/NAME.py defining FORMULA (DESIGN §4)."""
+ship theirs as modules in /usr/share/pws/formulae/NAME.py defining FORMULA (docs/architecture.md)."""
 from __future__ import annotations
 
 import argparse
