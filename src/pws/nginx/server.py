@@ -119,8 +119,13 @@ class NginxServer:
         return path.name.startswith("pws-") and path.parent.name in ("sites-enabled",
                                                                      "sites-available")
 
-    def taken_domains(self) -> dict[str, str]:
-        return self.facts().server_names
+    def taken_domains(self, also_pws_sites: set[str] = frozenset()) -> dict[str, str]:
+        """Server names the admin's config serves, and those of the named pws sites' vhosts."""
+        kept = {self.paths.vhost(n) for n in also_pws_sites} | \
+            {self.paths.vhost_link(n) for n in also_pws_sites}
+        return read_facts(self.paths.nginx / "nginx.conf",
+                          ignore=lambda path: self._is_pws_file(path) and path not in kept
+                          ).server_names
 
     # --- nginx itself
     def validate(self) -> None:
