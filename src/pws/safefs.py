@@ -218,7 +218,7 @@ def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode:
             return
         os.fchown(fd, uid, gid)
         executable = st.st_mode & 0o100
-        os.fchmod(fd, file_mode | ((dir_mode & 0o111) if executable else 0))
+        os.fchmod(fd, file_mode | (((file_mode & 0o444) >> 2) if executable else 0))
     finally:
         os.close(fd)
 

@@ -104,3 +104,94 @@ def test_diff_shows_content_both_ways(state):
     assert "+server { pws; }" in diff
     assert "-http { include sites-enabled/*; }" in diff and "+http { include sites-enabled/*; gzip on; }" in diff
     assert "# nginx.conf: changed by the admin" in diff
+
+
+# ---------------------------------------------------------------- the state is private
+
+
+def modes(directory):
+    """Every path under directory (itself included) -> its octal mode, links left out."""
+    out = {".": f"{os.stat(directory).st_mode & 0o7777:04o}"}
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                out[os.path.relpath(path, directory)] = f"{os.lstat(path).st_mode & 0o7777:04o}"
+    return out
+
+
+def assert_private(directory):
+    found = modes(directory)
+    for rel, mode in found.items():
+        want = "0700" if os.path.isdir(os.path.join(directory, rel)) else "0600"
+        assert mode == want, (rel, found)
+
+
+def test_every_state_file_is_private_even_under_an_open_umask(state):
+    old = os.umask(0)
+    try:
+        state.write_file(state.nginx / "sites-available" / "pws-a.conf", "server {}\n")
+        state.symlink(state.nginx / "sites-enabled" / "pws-a.conf", "../sites-available/pws-a.conf")
+        state.remove(state.nginx / "sites-enabled" / "default")
+    finally:
+        os.umask(old)
+    names = set(modes(state.dir))
+    assert {"base.tar", "base.manifest", "phase", "written.manifest", "lock",
+            "written/sites-available/pws-a.conf"} <= names
+    assert_private(state.dir)
+
+
+def test_the_deferred_path_makes_the_state_dir_private_too(tmp_path):
+    state = NginxState(Paths(root=tmp_path))  # no /etc/nginx at all yet
+    old = os.umask(0)
+    try:
+        state.set_phase("deferred")
+    finally:
+        os.umask(old)
+    assert state.phase == "deferred"
+    assert modes(state.dir) == {".": "0700", "phase": "0600", "lock": "0600"}
+
+
+def test_make_private_fixes_what_an_older_version_left_open(state):
+    state.ensure_snapshot()
+    state.write_file(state.nginx / "sites-available" / "pws-a.conf", "server {}\n")
+    os.chmod(state.dir, 0o755)
+    os.chmod(state.dir / "base.tar", 0o644)
+    os.chmod(state.dir / "written", 0o755)
+    os.chmod(state.dir / "written" / "sites-available" / "pws-a.conf", 0o644)
+    (state.dir / "prepurge.tar").write_bytes(b"x")
+    os.chmod(state.dir / "prepurge.tar", 0o644)
+    os.symlink("/etc/passwd", state.dir / "planted")
+    passwd_mode = os.stat("/etc/passwd").st_mode
+    state.make_private()
+    assert_private(state.dir)
+    assert os.stat("/etc/passwd").st_mode == passwd_mode  # a link is never followed
+
+
+# ---------------------------------------------------------------- parallel recordings
+
+
+def _record_many(root, worker, count):
+    state = NginxState(Paths(root=root))
+    for i in range(count):
+        state.write_file(state.nginx / "sites-available" / f"pws-w{worker}-{i}.conf", f"{i}\n")
+
+
+def test_parallel_processes_lose_no_record(state):
+    """Real processes (as parallel mksite/rmsite of different sites are) each record many
+    writes, and the first of them takes the snapshot: every record is in the manifest."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    workers, count = 6, 40
+    procs = [ctx.Process(target=_record_many, args=(state.nginx.parent.parent, w, count))
+             for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    want = {f"sites-available/pws-w{w}-{i}.conf": f"{i}\n"
+            for w in range(workers) for i in range(count)}
+    assert set(state.written()) == set(want)
+    assert {rel: (state.dir / "written" / rel).read_text() for rel in want} == want
+    assert "sites-available/pws-w0-0.conf" not in state.base()  # one snapshot, before any write
