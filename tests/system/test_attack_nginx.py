@@ -8,9 +8,11 @@ a request for a name no site serves must not land on the first pws site.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+import container
 import site_helpers as sh
 from site_helpers import mksite, request
 
@@ -69,7 +71,7 @@ def test_a_file_the_site_owns_is_served_but_never_runs_in_its_origin(sites):
     assert response.status == 200 and "<script>" in response.body
     assert response.header("x-content-type-options") == ["nosniff"]
     assert response.header("content-security-policy") == ["default-src 'none'; sandbox"]
-    assert response.header("cache-control") == ["public"]  # the location's own headers all kept
+    assert "public" in response.header("cache-control")  # the location's own headers all kept
     missing = request(ct, "a.example.org", "/media/nothere.html")
     assert missing.status == 404 and missing.header("x-content-type-options") == ["nosniff"]
 
@@ -157,6 +159,17 @@ def addresses(ct) -> list[str]:
     return ["http://127.0.0.1/"] + (["http://[::1]/"] if has_v6 else [])
 
 
+def debian_page(ct, within: float = 10) -> bool:
+    """Wait until a name no site serves gets Debian's default page."""
+    deadline = time.monotonic() + within
+    while True:
+        status, body = container.http(ct, "http://127.0.0.1/", host="unknown.example.org")
+        if status == 200 and "Welcome to nginx!" in body:
+            return True
+        assert time.monotonic() < deadline, (status, body)
+        time.sleep(0.2)
+
+
 def test_without_an_admin_default_no_pws_site_answers_unknown_names(sites):
     ct = sites
     default = "/etc/nginx/sites-available/pws-000-default.conf"
@@ -176,12 +189,12 @@ def test_without_an_admin_default_no_pws_site_answers_unknown_names(sites):
     ct.run("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default")
     assert ct.run("nginx -t", check=False).returncode == 0
     ct.run("systemctl reload nginx")
-    assert "Welcome to nginx!" in request(ct, "unknown.example.org").body
+    debian_page(ct)  # nginx's reload is asynchronous
     ct.run("pws apply b", timeout=600)
     assert not ct.exists(default)
     assert not ct.exists("/etc/nginx/sites-enabled/pws-000-default.conf")
     assert ct.run("nginx -t", check=False).returncode == 0
-    assert "Welcome to nginx!" in request(ct, "unknown.example.org").body
+    assert debian_page(ct, within=0)
 
 
 # ---------------------------------------------------------------- rmsite and nginx -t

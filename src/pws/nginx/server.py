@@ -84,7 +84,7 @@ class NginxServer:
         with self.state.locked():
             before = (_read(vhost), _link_target(link))
             default_before = self._default_now()
-            if before == (text, target) and default_before == self._default_wanted(True):
+            if before == (text, target) and default_before == self._default_wanted(enabling=True):
                 return
             self._check_admin_config()
             self.state.write_file(vhost, text)
@@ -165,10 +165,10 @@ class NginxServer:
         conf, link = self._default_paths()
         return _read(conf), _link_target(link)
 
-    def _default_wanted(self, site_enabled: bool = False) -> tuple[str | None, str | None]:
+    def _default_wanted(self, enabling: bool = False) -> tuple[str | None, str | None]:
         """The default server pws needs now: on the addresses of self.listen that no
-        `default_server` of the admin's takes, while a pws vhost is enabled."""
-        if not (site_enabled or self._enabled_vhosts()):
+        `default_server` of the admin's takes, while a pws vhost is (being) enabled."""
+        if not (enabling or self._enabled_vhosts()):
             return None, None
         try:
             taken = {_address(a) for a in self.facts().default_servers}
