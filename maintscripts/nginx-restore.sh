@@ -61,6 +61,10 @@ pws_nginx_restore() {
 # ---------------------------------------------------------------- setup and state
 
 pws_setup() {
+    # What this creates outside /etc/nginx (prepurge.tar, prepurge.nginx-t, restore.done,
+    # backups) holds copies of the configuration, TLS keys included: private. Files put back
+    # in /etc/nginx get their recorded mode explicitly.
+    umask 077
     PWS_ROOT=${PWS_RESTORE_ROOT:-}
     PWS_ETC_NGINX=$PWS_ROOT/etc/nginx
     PWS_STATE=$PWS_ROOT/var/lib/pws/nginx

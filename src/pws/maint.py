@@ -15,7 +15,7 @@ from .locks import site_lock
 from .runner import succeeds
 
 STATE_DIRS = (("etc/pws/sites", 0o755), ("etc/pws/gunicorn", 0o755), ("etc/pws/secrets", 0o711),
-              ("var/lib/pws", 0o755), ("var/cache/pws/pip", 0o755))
+              ("var/lib/pws", 0o755), ("var/lib/pws/nginx", 0o700), ("var/cache/pws/pip", 0o755))
 
 
 def _ensure_dirs(env: Env) -> None:
@@ -32,19 +32,18 @@ PURGE_LEFTOVERS = ("prepurge.tar", "prepurge.nginx-t", "restore.done")
 
 def _snapshot(env: Env) -> bool:
     state = env.web.state
+    state.make_private()  # it holds a copy of /etc/nginx; older versions left it 0755/0644
     for name in PURGE_LEFTOVERS:
         (state.dir / name).unlink(missing_ok=True)
     if state.has_base:
         return True
     if not env.paths.nginx.joinpath("nginx.conf").exists():
         env.ui.say("pws: nginx is not configured yet; its snapshot is deferred to the first mksite.")
-        env.paths.nginx_state.mkdir(parents=True, exist_ok=True)
         state.set_phase("deferred")
         return False
     if not succeeds(["nginx", "-t", "-q"]):
         env.ui.warn("`nginx -t` fails on your configuration, so pws has not touched /etc/nginx. "
                     "Fix it, then run `dpkg-reconfigure pws`.")
-        env.paths.nginx_state.mkdir(parents=True, exist_ok=True)
         state.set_phase("deferred")
         return False
     state.ensure_snapshot()

@@ -1,3 +1,5 @@
+import os
+
 import crossplane
 
 from pws.deploy import Deployer
@@ -46,3 +48,63 @@ def test_gunicorn_config_is_python_with_the_site_values(tmp_path):
     assert values["bind"] == [f"unix:{tmp_path}/run/pws/blog.sock"]
     assert values["control_socket_disable"] is True
     assert values["chdir"] == f"{tmp_path}/srv/pws/blog/app"
+
+
+def django_site():
+    return Site(name="dj", formula="django", app="dj.wsgi:application", domains=["dj.example.org"],
+                static={"/assets/": "assets"},
+                aliases={"/static/": "static/django", "/media/": "media"})
+
+
+def parsed_server(tmp_path, site_, listen=("80",)):
+    paths = Paths(root=tmp_path, share=SOURCE_TREE)
+    conf = tmp_path / "vhost.conf"
+    conf.write_text("http {\n" + NginxServer(paths, listen=listen).render(site_) + "\n}\n")
+    parsed = crossplane.parse(str(conf), single=True)
+    assert parsed["status"] == "ok", parsed["errors"]
+    http = parsed["config"][0]["parsed"][0]["block"]
+    return next(d for d in http if d["directive"] == "server")["block"]
+
+
+def directives(block, name):
+    return [d["args"] for d in block if d["directive"] == name]
+
+
+def test_every_file_location_refuses_foreign_links_and_sends_nosniff(tmp_path):
+    server = parsed_server(tmp_path, django_site())
+    assert directives(server, "add_header") == []  # locations would silently drop it
+    files = {d["args"][-1]: d["block"] for d in server
+             if d["directive"] == "location" and directives(d["block"], "alias")}
+    assert set(files) == {"/.pws-errors/", "/assets/", "/static/", "/media/"}
+    for url, block in files.items():
+        assert ["if_not_owner"] in directives(block, "disable_symlinks"), url
+        assert ["X-Content-Type-Options", "nosniff", "always"] in directives(block, "add_header")
+    csp = ["Content-Security-Policy", "default-src 'none'; sandbox", "always"]
+    assert [url for url, block in files.items() if csp in directives(block, "add_header")] == \
+        ["/media/"]
+    assert ["Cache-Control", "public"] in directives(files["/media/"], "add_header")
+
+
+def test_the_app_gets_only_what_nginx_knows_of_the_client(tmp_path):
+    server = parsed_server(tmp_path, site())
+    app = next(d["block"] for d in server if d["directive"] == "location" and d["args"] == ["/"])
+    headers = {args[0]: args[1] for args in directives(app, "proxy_set_header")}
+    assert headers["X-Forwarded-For"] == "$remote_addr"
+    assert headers["X-Real-IP"] == "$remote_addr"
+    assert (headers["X-Forwarded-Proto"], headers["X-Forwarded-Host"]) == ("$scheme", "$host")
+    for dropped in ("X-Forwarded-Ssl", "X-Forwarded-Protocol", "X-Forwarded-Port",
+                    "X-Forwarded-Prefix", "Forwarded"):
+        assert headers[dropped] == "", dropped
+    assert directives(app, "add_header") == []
+
+
+def test_ipv6_is_listened_on_only_where_the_kernel_has_it(tmp_path):
+    no_addresses = tmp_path / "if_inet6"
+    no_addresses.write_text("")
+    assert NginxServer.kernel_has_ipv6(no_addresses) is False
+    assert NginxServer.kernel_has_ipv6(tmp_path / "absent") is False  # ipv6.disable=1
+    has = NginxServer.kernel_has_ipv6()
+    real = open("/proc/net/if_inet6").read().strip() if os.path.exists("/proc/net/if_inet6") else ""
+    assert has == bool(real)
+    server = parsed_server(tmp_path, site(), listen=NginxServer(Paths(root=tmp_path)).listen)
+    assert directives(server, "listen") == ([["80"], ["[::]:80"]] if has else [["80"]])

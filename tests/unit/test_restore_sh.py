@@ -531,3 +531,17 @@ def test_a_damaged_state_touches_nothing_and_keeps_a_copy(tree, damage, says):
     [bk] = tree.backup_dirs()
     assert (bk / "state" / "written.manifest").exists()
     assert not list(tree.state.dir.glob(".work.*"))
+
+
+def test_what_the_purge_keeps_beside_the_state_is_private(tree):
+    """prepurge.tar is a copy of /etc/nginx (keys included): 0600 whatever the caller's umask."""
+    pws_create(tree)
+    pws_change(tree)
+    full = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8",
+            "PWS_RESTORE_ROOT": str(tree.root)}
+    proc = subprocess.run(["sh", "-ec", f"umask 000; . {RESTORE_SH}; pws_nginx_restore"],
+                          env=full, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    made = [tree.state.dir / "prepurge.tar", tree.state.dir / "prepurge.nginx-t"]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in made} == \
+        {"prepurge.tar": "0o600", "prepurge.nginx-t": "0o600"}

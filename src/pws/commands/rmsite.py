@@ -82,7 +82,8 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
     with ui.step("stopping the site"):
         env.services.uninstall(site.name)
     with ui.step("removing the nginx vhost"):
-        env.web.remove(site.name)
+        if (nginx_problem := env.web.remove(site.name)) is not None:
+            ui.warn(str(nginx_problem))
     _drop_database(env, site, drops, args.keep_data)
     for path in (paths.gunicorn_conf(site.name),):
         remove_path(path)

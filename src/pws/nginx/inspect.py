@@ -24,7 +24,7 @@ def _walk(directives, filename: str, facts: NginxFacts) -> None:
         if d["directive"] == "server_name":
             for name in d["args"]:
                 facts.server_names.setdefault(name.lower(), filename)
-        elif d["directive"] == "listen" and "default_server" in d["args"]:
+        elif d["directive"] == "listen" and ({"default_server", "default"} & set(d["args"][1:])):
             facts.default_servers.setdefault(d["args"][0], filename)
         if "block" in d:
             _walk(d["block"], filename, facts)

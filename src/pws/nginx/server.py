@@ -1,17 +1,23 @@
 """nginx as the WebServer: vhost per site in sites-available, enabled by a link in sites-enabled.
 
 Every change is validated with `nginx -t` and rolled back if nginx rejects it, so a bad
-change to one site never stops nginx from (re)loading the others.
+change to one site never stops nginx from (re)loading the others. While pws has sites and the
+admin has no default server, pws's own (sites-available/pws-000-default.conf, a name no site can
+take: site names start with a letter) answers unknown names with nothing.
 """
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import socket
+import stat
 import string
 import time
 from pathlib import Path
 
 from ..errors import CommandFailed, NginxConfigError
-from .. import procs
+from .. import procs, safefs
 from ..paths import Paths
 from ..runner import run, succeeds
 from ..site import Site
@@ -19,18 +25,32 @@ from .inspect import NginxFacts, read_facts
 from .state import NginxState
 
 
+DEFAULT_NAME = "pws-000-default.conf"
+LOG_OWNER, LOG_GROUP, LOG_MODE = "www-data", "adm", 0o640  # as Debian's logrotate creates them
+
+
 class NginxServer:
     def __init__(self, paths: Paths, nginx_cmd: tuple[str, ...] = ("nginx",),
-                 use_systemd: bool | None = None, listen: tuple[str, ...] = ("80", "[::]:80"),
+                 use_systemd: bool | None = None, listen: tuple[str, ...] | None = None,
                  pid_file: Path | None = None):
         self.paths = paths
         self.pid_file = pid_file or paths.root / "run" / "nginx.pid"
-        self.listen = listen
+        self.listen = listen or (("80", "[::]:80") if self.kernel_has_ipv6() else ("80",))
         self.state = NginxState(paths)
         self.nginx_cmd = nginx_cmd
         if use_systemd is None:
             use_systemd = Path("/run/systemd/system").is_dir() and nginx_cmd == ("nginx",)
         self.use_systemd = use_systemd
+
+    @staticmethod
+    def kernel_has_ipv6(if_inet6: Path = Path("/proc/net/if_inet6")) -> bool:
+        """Whether nginx can listen on [::]:80: IPv6 sockets work and an interface has an
+        address (both are off with ipv6.disable=1; the file is empty with disable_ipv6)."""
+        try:
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()
+            return bool(if_inet6.read_text().strip())
+        except OSError:
+            return False
 
     # --- rendering
     def render(self, site: Site) -> str:
@@ -48,36 +68,34 @@ class NginxServer:
         )
 
     def _static_locations(self, site: Site) -> str:
-        blocks = []
-        targets = {url: static_target(self.paths, site.name, url) for url in site.static}
-        targets.update({url: self.paths.site_home(site.name) / d for url, d in site.aliases.items()})
-        for url, target in sorted(targets.items()):
-            blocks.append(
-                f"    location {url} {{\n"
-                f"        alias {target}/;\n"
-                f"        access_log off;\n"
-                f"        expires 1h;\n"
-                f"        add_header Cache-Control \"public\";\n"
-                f"        try_files $uri =404;\n"
-                f"    }}\n")
+        home = self.paths.site_home(site.name)
+        targets = {url: (static_target(self.paths, site.name, url), False) for url in site.static}
+        targets.update({url: (home / d, d == "media") for url, d in site.aliases.items()})
+        blocks = [_static_location(url, target, uploads)
+                  for url, (target, uploads) in sorted(targets.items())]
         return "\n" + "\n".join(blocks) if blocks else ""
 
     # --- changes, each validated and rolled back on failure
     def install(self, site: Site) -> None:
         """Write and enable the vhost, validate, reload; nothing at all if it is unchanged."""
+        self.prepare_logs(site.name)
         vhost, link = self.paths.vhost(site.name), self.paths.vhost_link(site.name)
-        before = (_read(vhost), _link_target(link))
         text, target = self.render(site), f"../sites-available/{vhost.name}"
-        if before == (text, target):
-            return
-        self._check_admin_config()
-        self.state.write_file(vhost, text)
-        self.state.symlink(link, target)
-        try:
-            self.validate()
-        except NginxConfigError:
-            self._restore(vhost, link, before)
-            raise
+        with self.state.locked():
+            before = (_read(vhost), _link_target(link))
+            default_before = self._default_now()
+            if before == (text, target) and default_before == self._default_wanted(enabling=True):
+                return
+            self._check_admin_config()
+            self.state.write_file(vhost, text)
+            self.state.symlink(link, target)
+            self._sync_default()
+            try:
+                self.validate()
+            except NginxConfigError:
+                self._restore(vhost, link, before)
+                self._restore(*self._default_paths(), default_before)
+                raise
         self.reload()
 
     def _restore(self, vhost: Path, link: Path, before: tuple[str | None, str | None]) -> None:
@@ -91,13 +109,27 @@ class NginxServer:
         else:
             self.state.symlink(link, old_target)
 
-    def remove(self, name: str) -> None:
-        self.state.remove(self.paths.vhost_link(name))
-        self.state.remove(self.paths.vhost(name))
-        self.reload_if_valid()
+    def remove(self, name: str) -> NginxConfigError | None:
+        """Disable and delete the vhost, and reload nginx if it accepts the result. Returns why
+        nginx was not reloaded (its configuration fails `nginx -t`), None once it was."""
+        with self.state.locked():
+            self.state.remove(self.paths.vhost_link(name))
+            self.state.remove(self.paths.vhost(name))
+            self._sync_default()
+        problem = self.config_problem()
+        if problem is not None:
+            return NginxConfigError(
+                f"nginx was not reloaded after the vhost of {name} was removed: `nginx -t` fails:"
+                f"\n{problem}\nUntil it is reloaded nginx keeps its previous configuration, "
+                f"{name} included.", "fix the file `nginx -t` names, then run "
+                "`systemctl reload nginx`.")
+        self.reload()
+        return None
 
     def disable(self, name: str) -> None:
-        self.state.remove(self.paths.vhost_link(name))
+        with self.state.locked():
+            self.state.remove(self.paths.vhost_link(name))
+            self._sync_default()
 
     def enable(self, name: str) -> bool:
         """Link a kept vhost into sites-enabled; True if it was not enabled."""
@@ -105,11 +137,59 @@ class NginxServer:
         target = f"../sites-available/{vhost.name}"
         if not vhost.exists() or _link_target(link) == target:
             return False
-        self.state.symlink(link, target)
+        self.prepare_logs(name)
+        with self.state.locked():
+            self.state.symlink(link, target)
+            self._sync_default()
         return True
 
     def is_enabled(self, name: str) -> bool:
         return self.paths.vhost_link(name).is_symlink()
+
+    # --- the sites' logs
+    def prepare_logs(self, name: str) -> None:
+        """The site's nginx logs as Debian's logrotate makes them (www-data:adm 0640), before
+        nginx opens them: nginx itself would create them 0644, readable by every site user."""
+        uid, gid = _uid(LOG_OWNER), _gid(LOG_GROUP)
+        logs = [self.paths.nginx_log(name, kind) for kind in ("access", "error")]
+        with safefs.opened_dir(logs[0].parent, create=True) as dirfd:
+            for log in logs:
+                _private_log(dirfd, log, uid, gid)
+
+    # --- pws's default server
+    def _default_paths(self) -> tuple[Path, Path]:
+        return (self.paths.nginx / "sites-available" / DEFAULT_NAME,
+                self.paths.nginx / "sites-enabled" / DEFAULT_NAME)
+
+    def _default_now(self) -> tuple[str | None, str | None]:
+        conf, link = self._default_paths()
+        return _read(conf), _link_target(link)
+
+    def _default_wanted(self, enabling: bool = False) -> tuple[str | None, str | None]:
+        """The default server pws needs now: on the addresses of self.listen that no
+        `default_server` of the admin's takes, while a pws vhost is (being) enabled."""
+        if not (enabling or self._enabled_vhosts()):
+            return None, None
+        try:
+            taken = {_address(a) for a in self.facts().default_servers}
+        except NginxConfigError:  # unreadable: leave it as it is until nginx -t passes again
+            return self._default_now()
+        free = [a for a in self.listen if _address(a) not in taken]
+        if not free:
+            return None, None
+        template = string.Template((self.paths.templates / "nginx-default.conf").read_text())
+        text = template.substitute(listen=";\n    listen ".join(free), addresses=", ".join(free))
+        return text, f"../sites-available/{DEFAULT_NAME}"
+
+    def _enabled_vhosts(self) -> list[Path]:
+        enabled = self.paths.nginx / "sites-enabled"
+        return [p for p in enabled.glob("pws-*.conf") if p.name != DEFAULT_NAME]
+
+    def _sync_default(self) -> None:
+        """Write, or remove, pws's default server as _default_wanted says (lock held)."""
+        wanted = self._default_wanted()
+        if wanted != self._default_now():
+            self._restore(*self._default_paths(), wanted)
 
     # --- reading
     def facts(self) -> NginxFacts:
@@ -147,6 +227,14 @@ class NginxServer:
     def reload_if_valid(self) -> None:
         if succeeds([*self.nginx_cmd, "-t", "-q"]):
             self.reload()
+
+    def config_problem(self) -> str | None:
+        """What `nginx -t` says is wrong with the whole configuration; None if it passes."""
+        try:
+            run([*self.nginx_cmd, "-t", "-q"])
+        except CommandFailed as exc:
+            return exc.output or exc.problem
+        return None
 
     def reload(self) -> None:
         """Reload, and return once nginx runs the new configuration (new workers are up)."""
@@ -192,6 +280,70 @@ def _wait_for_new_workers(master: int, old: set[int], within: float = 10.0) -> b
             return True
         time.sleep(0.02)
     return False
+
+
+def _static_location(url: str, target: Path, uploads: bool) -> str:
+    """One alias location. Every file gets nosniff; uploads (media/) also a CSP that keeps
+    them from running script in the site's origin."""
+    csp = ("        add_header Content-Security-Policy \"default-src 'none'; sandbox\" always;\n"
+           if uploads else "")
+    return (f"    location {url} {{\n"
+            f"        alias {target}/;\n"
+            f"        disable_symlinks if_not_owner;\n"
+            f"        access_log off;\n"
+            f"        expires 1h;\n"
+            f"        add_header Cache-Control \"public\";\n"
+            f"        add_header X-Content-Type-Options \"nosniff\" always;\n"
+            f"{csp}"
+            f"        try_files $uri =404;\n"
+            f"    }}\n")
+
+
+def _address(listen: str) -> str:
+    """A listen address as nginx matches it: `80`, `*:80` and `0.0.0.0:80` are one."""
+    host, sep, port = listen.rpartition(":")
+    if not sep:
+        host, port = "*", listen
+    return f"{'*' if host in ('', '0.0.0.0') else host}:{port}"
+
+
+def _uid(user: str) -> int:
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:  # a test root without the user: keep the owner
+        return -1
+
+
+def _gid(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        return -1
+
+
+def _private_log(dirfd: int, log: Path, uid: int, gid: int) -> None:
+    """Create log (if absent) or fix its owner and mode, never through a link: a link or a
+    hard link at its name is removed first (nginx would write through it)."""
+    st = safefs.lstat_at(dirfd, log.name)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise safefs.UnsafePath(f"{log} is a directory.", "remove it, then run the command again.")
+    if st is not None and not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1):
+        safefs.unlink_at(dirfd, log.name)
+    try:
+        fd = os.open(log.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_NONBLOCK | os.O_CLOEXEC, LOG_MODE, dir_fd=dirfd)
+    except OSError as exc:
+        raise safefs.UnsafePath(f"{log} cannot be opened safely ({exc.strerror}).",
+                                "remove it, then run the command again.") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise safefs.UnsafePath(f"{log} is not a plain file.", "remove it, then run the "
+                                    "command again.")
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, LOG_MODE)
+    finally:
+        os.close(fd)
 
 
 def static_target(paths: Paths, name: str, url: str) -> Path:
