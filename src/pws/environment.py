@@ -30,4 +30,4 @@ class Env:
 
     def require_root(self, what: str) -> None:
         if os.geteuid() != 0:
-            raise NeedsRoot(f"{what} changes the system and needs root.", f"run it with sudo.")
+            raise NeedsRoot(f"{what} changes the system and needs root.", "run it with sudo.")

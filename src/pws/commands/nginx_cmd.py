@@ -10,6 +10,7 @@ from ..nginx.state import NginxState
 
 
 def _state(env: Env) -> NginxState:
+    env.require_root("pws nginx")  # the snapshot is root's alone: it may hold TLS keys
     state = NginxState(env.paths)
     if not state.has_base:
         raise PwsError(f"No snapshot of {env.paths.nginx} yet (phase: {state.phase or 'none'}).",
