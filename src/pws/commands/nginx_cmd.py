@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..environment import Env
-from ..errors import PwsError
+from ..errors import NeedsRoot, PwsError
 from ..nginx import compare
 from ..nginx.state import NginxState
 
 
 def _state(env: Env) -> NginxState:
-    env.require_root("pws nginx")  # the snapshot is root's alone: it may hold TLS keys
+    if os.geteuid() != 0:  # the snapshot is root's alone: it may hold TLS keys
+        raise NeedsRoot("pws nginx reads pws's private snapshot of /etc/nginx.", "run it with sudo.")
     state = NginxState(env.paths)
     if not state.has_base:
         raise PwsError(f"No snapshot of {env.paths.nginx} yet (phase: {state.phase or 'none'}).",
