@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# nginx restore at purge (DESIGN.md section 5): a POSIX sh function library.
+# nginx restore at purge (docs/architecture.md): a POSIX sh function library.
 #
 # debian/rules splices this file into the pws postrm in place of the line
 # "#PWS_NGINX_RESTORE#", so it only defines functions. It uses Essential tools

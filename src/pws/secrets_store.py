@@ -1,4 +1,4 @@
-"""A site's secrets (SECRET_KEY, DB password, env): /etc/pws/secrets/NAME/ (DESIGN §2, §13).
+"""A site's secrets (SECRET_KEY, DB password, env): /etc/pws/secrets/NAME/ (docs/security.md).
 
 /etc/pws/secrets is root 0711: each app reaches its own dir, lists none. NAME is root:pws-NAME
 0750 and each file root:pws-NAME 0640: the app reads them through its group, and the site user

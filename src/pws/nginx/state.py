@@ -1,6 +1,6 @@
 """Every write pws makes under /etc/nginx goes through NginxState, which records it first.
 
-State lives in /var/lib/pws/nginx (DESIGN §5): `phase`, `base.tar` + `base.manifest` (the
+State lives in /var/lib/pws/nginx (docs/architecture.md): `phase`, `base.tar` + `base.manifest` (the
 admin's /etc/nginx before pws touched it, taken once), and `written/` + `written.manifest`
 (what pws left at each path it created, changed or removed). Recording before writing means
 an interrupted run never leaves a pws change the purge does not know about.
