@@ -19,7 +19,7 @@ import zipfile
 import pytest
 
 import container
-from site_helpers import footprint, install_projects, request
+from site_helpers import copy_project, footprint, install_projects, request
 
 PROBE_DIR = "/var/lib/pwsprobe"  # where every interpreter that loads the .pth leaves its uid
 EXTRA_WHEELS = "/root/extra-wheels"
@@ -129,6 +129,19 @@ def test_the_build_leaves_the_trees_sealed(prepared):
     assert writable == "", writable
     listed = set(ct.run("ls /srv/pws/hostile/app").stdout.split())
     assert listed == {"assets", "hello.py", "__pycache__", "static"}, listed  # no build/ left
+
+
+def test_settings_are_never_written_through_a_link_of_the_repo(prepared):
+    ct = prepared
+    src = copy_project(ct, "django_shop", "/root/linked-shop")
+    ct.run(f"ln -s /etc/canary {src}/pws_settings.py")
+    before = etc_state(ct)
+    ct.run(f"mksite django lshop --from {src} --domain lshop.example.org --yes", timeout=600)
+    assert etc_state(ct) == before
+    kind = ct.run("stat -c '%F %U %G %a' /srv/pws/lshop/app/pws_settings.py").stdout.strip()
+    assert kind == "regular file root pws-lshop 640", kind
+    assert request(ct, "lshop.example.org", "/").status < 500
+    ct.run("rmsite lshop --delete-source --drop-database --yes")
 
 
 def test_a_package_upgrade_runs_no_site_code(prepared, debs):
