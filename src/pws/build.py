@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from . import safefs, venv
+from . import safefs, users, venv
 from .paths import Paths
 from .runas import base_env, ids, run_as
 from .site import Site
@@ -19,10 +20,11 @@ COMPILE_EXCLUDE = r"/(\.git|node_modules|venv|\.venv)/"
 
 
 class SiteBuild:
-    """`with SiteBuild(paths, site, ui) as build:` — site-owned trees inside, sealed after."""
+    """`with SiteBuild(paths, site, ui, keep) as build:` — site-owned trees inside, sealed after."""
 
-    def __init__(self, paths: Paths, site: Site, ui: UI):
-        self.paths, self.site, self.ui = paths, site, ui
+    def __init__(self, paths: Paths, site: Site, ui: UI, keep: Callable[[], set[int]]):
+        """keep(): the pids of the site's running app, which the build must not kill."""
+        self.paths, self.site, self.ui, self.keep = paths, site, ui, keep
         self.uid, self.gid = ids(site.user)
         self.home = paths.site_home(site.name)
         self.app = paths.app_dir(site.name)
@@ -31,6 +33,14 @@ class SiteBuild:
         self.cache = paths.site_pip_cache(site.name)
 
     def __enter__(self) -> "SiteBuild":
+        try:
+            self._hand_over()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _hand_over(self) -> None:
         for shared in (self.paths.pip_cache, self.tmp.parent):
             safefs.make_dir(shared, 0o755, 0, 0)
         safefs.make_dir(self.cache, 0o700, self.uid, self.gid)
@@ -39,10 +49,13 @@ class SiteBuild:
             safefs.make_dir(tree, 0o750, self.uid, self.gid)
             self._report(safefs.seal_tree(tree, self.uid, self.gid, dir_mode=0o750,
                                           file_mode=0o640))
-        return self
 
     def __exit__(self, *exc) -> None:
-        """Sealed whatever happened: a failed build must not leave the trees to the site."""
+        """Sealed whatever happened: a failed build must not leave the trees to the site, and
+        nothing the build started (a daemon from a setup.py) may keep a hand on them."""
+        killed = users.kill_strays(self.site.user, self.keep())
+        if killed:
+            self.ui.warn(f"killed {killed} process(es) the build of {self.site.name} left running")
         for tree in (self.app, self.venv):
             with contextlib.suppress(FileNotFoundError):
                 self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,

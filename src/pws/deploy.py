@@ -9,7 +9,7 @@ import shutil
 import string
 from dataclasses import dataclass
 
-from . import pins, safefs, site as sitemod
+from . import pins, safefs, site as sitemod, users
 from .build import SiteBuild
 from .formulae import Context, Formula
 from .fsutil import remove_path, write_atomic
@@ -102,7 +102,7 @@ class Deployer:
 
     def build(self, site: Site, formula: Formula, ctx: Context) -> None:
         """Re-install the venv's requirements and recompile, as the site user (`pws apply`)."""
-        with SiteBuild(self.paths, site, self.ui) as build:
+        with SiteBuild(self.paths, site, self.ui, lambda: self.services.processes(site.name)) as build:
             build.create_venv()
             self.install_requirements(build, formula, ctx)
             build.compile_app()
@@ -120,6 +120,8 @@ class Deployer:
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
+        # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
+        users.kill_strays(site.user, self.services.processes(site.name))
         self.sync_static(site)
         config_changed = self.write_gunicorn(ctx, formula)
         tx.on_rollback("stop the site's service", lambda: self.services.uninstall(site.name))
@@ -145,6 +147,7 @@ class Deployer:
         env_changed = self.write_env(ctx, formula)
         settings_changed = bool(formula.configure(ctx))
         config_changed = self.write_gunicorn(ctx, formula)
+        self.sync_static(site)  # root copies from the sealed tree: no site code runs
         self.services.install(site.name)
         self.web.install(site)
         if env_changed or settings_changed:

@@ -84,7 +84,9 @@ def _rerender(env: Env, names: list[str]) -> None:
                 site = sitemod.load(env.paths, name)
                 done = env.deployer.rerender(site, formulae.load(site.formula, env.paths))
             env.ui.say(f"pws: site {name}: {done}")
-        except PwsError as exc:
+        # Per site, whatever a damaged site holds (a missing dir, a hand-edited file): the
+        # upgrade itself and the other sites go on.
+        except (PwsError, OSError, LookupError, ValueError) as exc:
             env.ui.warn(f"site {name} was not re-rendered: {exc} "
                         f"(fix it, then run `pws apply {name}`)")
 

@@ -3,8 +3,11 @@
 The switch happens in the child before exec (setgroups([]), setgid, setuid), so the environment
 given here reaches only the program, running as the site user: nothing a site can set
 (LD_PRELOAD, PYTHONPATH, ...) ever reaches a process running as root, as it would through
-`runuser` or `su`, which run as root with the caller's environment. Python is always run with
--I by root; here the site's own Python runs with the site's rights, from a directory it names.
+`runuser` or `su`, which run as root with the caller's environment. The working directory is
+entered by the site user (`env -C`), never by root on its behalf. Every program runs in a
+session of its own, killed when it ends: nothing it started outlives it in that session. An
+interactive program never gets root's terminal (it could push keystrokes into root's shell
+with TIOCSTI): it gets a pty of its own, which root relays.
 """
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import CommandFailed
+from .ptyrelay import relay_through_pty, uses_a_terminal
 
 BASE_PATH = "/usr/bin:/bin"
+ENV = "/usr/bin/env"
 
 
 def ids(user: str) -> tuple[int, int]:
@@ -34,26 +39,25 @@ def run_as(user: str, argv: Sequence[str | os.PathLike], *, env: dict[str, str],
            cwd: str | os.PathLike = "/", input: str | None = None, timeout: float = 1800,
            capture: bool = True, problem: str = "", fix: str = "",
            umask: int = 0o022) -> subprocess.CompletedProcess:
-    """argv as user (its own group only), env as given and nothing else. Raises CommandFailed
-    (with the output's tail) on a non-zero exit or a time-out, unless problem is empty and
-    capture is False (interactive use: the caller reads returncode)."""
+    """argv as user (its own group only), env as given and nothing else, from cwd (entered
+    as the user). Raises CommandFailed (with the output's tail) on a time-out, or on a
+    non-zero exit when problem is given. capture=False is for interactive use."""
     uid, gid = ids(user)
-    kwargs = dict(user=uid, group=gid, extra_groups=[], env=env, cwd=cwd, umask=umask)
-    cmd = [str(a) for a in argv]
-    if not capture:  # interactive (pws manage): the terminal is the caller's
-        return subprocess.CompletedProcess(cmd, subprocess.Popen(cmd, **kwargs).wait())
-    proc = subprocess.Popen(cmd, **kwargs, start_new_session=True, text=True,
+    cmd = [ENV, "-C", str(cwd), "--", *(str(a) for a in argv)]
+    kwargs = dict(user=uid, group=gid, extra_groups=[], env=env, cwd="/", umask=umask,
+                  start_new_session=True)
+    if not capture:
+        return subprocess.CompletedProcess(cmd, _interactive(cmd, kwargs))
+    proc = subprocess.Popen(cmd, **kwargs, text=True,
                             stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(f"{problem or argv[0]} took more than {timeout:.0f} s and was "
+                            "stopped.", fix) from exc
+    finally:  # done, timed out or interrupted: nothing of it stays behind in its session
         _kill_group(proc)
-        raise CommandFailed(f"{problem or cmd[0]} took more than {timeout:.0f} s and was stopped.",
-                            fix) from exc
-    except BaseException:  # interrupted: leave nothing of the site's command running
-        _kill_group(proc)
-        raise
     done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     if proc.returncode != 0 and problem:
         output = (out + err).strip()
@@ -62,9 +66,19 @@ def run_as(user: str, argv: Sequence[str | os.PathLike], *, env: dict[str, str],
     return done
 
 
+def _interactive(cmd: list[str], kwargs: dict) -> int:
+    if uses_a_terminal():
+        return relay_through_pty(cmd, kwargs, on_exit=_kill_group)
+    proc = subprocess.Popen(cmd, **kwargs)  # pipes or files: nothing to push keystrokes into
+    try:
+        return proc.wait()
+    finally:
+        _kill_group(proc)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
     proc.wait()

@@ -114,8 +114,9 @@ def write_file(path: Path, data: str | bytes, mode: int = 0o644, uid: int = -1,
         write_at(fd, path.name, raw, mode, uid, gid)
 
 
-def read_at(dirfd: int, name: str) -> bytes | None:
-    """The content of dirfd/name if it is a regular file; None if absent; refuses a link."""
+def read_at(dirfd: int, name: str, limit: int | None = None) -> bytes | None:
+    """The content of dirfd/name if it is a regular file; None if absent; refuses a link, and
+    a file larger than limit bytes."""
     try:
         fd = os.open(_name(name), _READ_FLAGS, dir_fd=dirfd)
     except FileNotFoundError:
@@ -123,25 +124,35 @@ def read_at(dirfd: int, name: str) -> bytes | None:
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise UnsafePath(f"{name} is not a regular file.", "remove it.")
-        return f.read()
+        data = f.read() if limit is None else f.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise UnsafePath(f"{name} is larger than {limit} bytes.", "make it smaller.")
+    return data
 
 
-def read_file(path: Path) -> bytes | None:
+def read_file(path: Path, limit: int | None = None) -> bytes | None:
     """read_at for a full path: None if it (or its directory) is absent."""
     path = Path(path)
     try:
         with opened_dir(path.parent) as fd:
-            return read_at(fd, path.name)
+            return read_at(fd, path.name, limit)
     except FileNotFoundError:
         return None
+    except UnsafePath:
+        raise
     except OSError as exc:  # ELOOP: the file itself is a link
         raise _refused(path, exc) from exc
 
 
+# A project file root reads for detection (requirements.txt, manage.py, ...): never more.
+DETECTION_LIMIT = 1 << 20
+
+
 def read_text_or_empty(path: Path) -> str:
-    """A project file for detection: '' for a link, a non-file or what cannot be read."""
+    """A project file for detection: '' for a link, a non-file, an oversized file or what
+    cannot be read (root parses it, never imports it)."""
     try:
-        return (read_file(path) or b"").decode(errors="replace")
+        return (read_file(path, DETECTION_LIMIT) or b"").decode(errors="replace")
     except (UnsafePath, OSError):
         return ""
 
@@ -182,25 +193,33 @@ def _seal_dir(fd: int, shown: str, uid: int, gid: int, dir_mode: int, file_mode:
     os.fchown(fd, uid, gid)
     os.fchmod(fd, dir_mode)
     for entry in os.scandir(fd):
-        path = f"{shown}/{entry.name}"
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISLNK(st.st_mode):
-            os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
-        elif stat.S_ISDIR(st.st_mode):
-            try:
-                child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
-            except OSError:  # swapped for something else meanwhile
-                skipped.append(path)
-                continue
-            try:
-                _seal_dir(child, path, uid, gid, dir_mode, file_mode, made_by, skipped)
-            finally:
-                os.close(child)
-        elif stat.S_ISREG(st.st_mode):
-            _seal_file(fd, entry.name, path, uid, gid, file_mode, made_by, skipped)
-        else:  # fifos, sockets, devices: nothing a project or a venv needs
-            os.unlink(entry.name, dir_fd=fd)
+        try:  # whoever wrote the tree may still remove entries: gone is gone
+            _seal_entry(fd, entry, f"{shown}/{entry.name}", uid, gid, dir_mode, file_mode,
+                        made_by, skipped)
+        except FileNotFoundError:
+            continue
+
+
+def _seal_entry(fd: int, entry: os.DirEntry, path: str, uid: int, gid: int, dir_mode: int,
+                file_mode: int, made_by: int | None, skipped: list[str]) -> None:
+    st = entry.stat(follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
+    elif stat.S_ISDIR(st.st_mode):
+        try:
+            child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+        except OSError:  # swapped for something else meanwhile
             skipped.append(path)
+            return
+        try:
+            _seal_dir(child, path, uid, gid, dir_mode, file_mode, made_by, skipped)
+        finally:
+            os.close(child)
+    elif stat.S_ISREG(st.st_mode):
+        _seal_file(fd, entry.name, path, uid, gid, file_mode, made_by, skipped)
+    else:  # fifos, sockets, devices: nothing a project or a venv needs
+        os.unlink(entry.name, dir_fd=fd)
+        skipped.append(path)
 
 
 def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode: int,

@@ -134,10 +134,24 @@ def load(paths: Paths, name: str) -> Site:
     return site
 
 
-def names(paths: Paths) -> list[str]:
+def _stems(paths: Paths) -> list[str]:
     if not paths.sites_dir.is_dir():
         return []
     return sorted(p.stem for p in paths.sites_dir.glob("*.toml"))
+
+
+def _is_site_name(name: str) -> bool:
+    try:
+        validate.site_name(name)
+        return True
+    except InvalidInput:
+        return False
+
+
+def names(paths: Paths) -> list[str]:
+    """The names of the site files, only those that are valid site names (a file `...toml`
+    must never become a unit or a path): load_valid reports the others."""
+    return [name for name in _stems(paths) if _is_site_name(name)]
 
 
 def load_all(paths: Paths) -> list[Site]:
@@ -149,7 +163,7 @@ def load_valid(paths: Paths) -> tuple[list[Site], dict[str, str]]:
     """Every site that loads, and for each site file that does not, its name and the problem:
     one broken file must not hide or break the others."""
     sites, broken = [], {}
-    for name in names(paths):
+    for name in _stems(paths):
         try:
             sites.append(load(paths, name))
         except (PwsError, OSError) as exc:

@@ -58,3 +58,9 @@ class UI:
             if answer in ("n", "no"):
                 return False
             raise InvalidInput(f"'{answer}' is not yes or no.", "answer y or n.")
+
+
+def printable(text: str) -> str:
+    """What an app wrote, safe for root's terminal: control characters (escape sequences that
+    could retitle or rewrite the terminal) shown as \\xNN; newlines and tabs kept."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)

@@ -1,12 +1,16 @@
 """Each site runs as its own unprivileged system user, pws-NAME."""
 from __future__ import annotations
 
+import contextlib
 import grp
+import os
 import pwd
+import signal
 import subprocess
 import time
 from pathlib import Path
 
+from . import procs
 from .runner import run
 
 
@@ -39,6 +43,18 @@ def kill_leftovers(user: str, within: float = 10.0) -> None:
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)
+
+
+def kill_strays(user: str, keep: set[int]) -> int:
+    """Kill what the user runs outside keep (the site's service): what a build, a check or a
+    migration left behind (a daemon that escaped its session) must not outlive them, nor run
+    outside the service's sandbox. The number killed."""
+    uid = ids(user)[0]
+    strays = procs.owned_by(uid) - keep
+    for pid in strays:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(strays)
 
 
 def remove(user: str) -> None:

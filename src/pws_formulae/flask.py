@@ -7,7 +7,7 @@ import argparse
 import ast
 from pathlib import Path
 
-from pws import formulae, pins
+from pws import formulae, pins, safefs
 from pws.errors import InvalidInput
 from pws.formulae import Context, Formula
 
@@ -49,7 +49,7 @@ FACTORY_NAMES = ("create_app", "make_app")
 # --- detection (pure functions of a source tree, unit-tested)
 def _parse(path: Path) -> ast.Module | None:
     try:
-        return ast.parse(path.read_text(errors="replace"))
+        return ast.parse(safefs.read_text_or_empty(path))
     except SyntaxError:
         return None
 

@@ -6,7 +6,7 @@ import argparse
 import configparser
 from pathlib import Path
 
-from pws import formulae, pins
+from pws import formulae, pins, safefs
 from pws.errors import CommandFailed, InvalidInput
 from pws.formulae import Context, Formula
 
@@ -57,7 +57,7 @@ def app_main_use(ini: Path) -> str | None:
     """The `use` of the ini's [app:main] section ('' if it has none), or None without one."""
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
-        parser.read(ini, encoding="utf-8")
+        parser.read_string(safefs.read_text_or_empty(ini), str(ini))
     except (configparser.Error, UnicodeDecodeError):
         return None
     if not parser.has_section("app:main"):

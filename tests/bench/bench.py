@@ -41,7 +41,7 @@ def app(environ, start_response):
 TINY = "def app(e, s):\n    s('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n"
 BARE_NGINX = """server {
     listen 127.0.0.1:8080;
-    location /static/ { alias /srv/pws/hello/static/static/; }
+    location /static/ { alias /srv/pws/hello/static/copies/static/; }
 }
 """
 

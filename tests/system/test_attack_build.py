@@ -156,6 +156,23 @@ def test_a_package_upgrade_runs_no_site_code(prepared, debs):
     assert request(ct, "hostile.example.org", "/").status == 200
 
 
+def test_pws_manage_never_hands_roots_terminal_to_site_code(prepared):
+    """Site code on root's terminal could push keystrokes into root's shell (TIOCSTI) or read
+    what root types later: it gets a pty of its own, in a session of its own."""
+    ct = prepared
+    ct.write_file("/root/ttycheck.sh", "#!/bin/sh\necho \"ROOT $(tty)\"\n"
+                  "pws manage up shell -c \"import os; "
+                  "print('SITE', ','.join(sorted({os.ttyname(fd) for fd in (0, 1, 2)})))\"\n",
+                  mode=0o755)
+    out = ct.run(["script", "-qec", "/root/ttycheck.sh", "/dev/null"], timeout=120).stdout
+    words = dict(line.split(" ", 1) for line in out.replace("\r", "").splitlines()
+                 if line.startswith(("ROOT ", "SITE ")))
+    assert words.get("ROOT", "").startswith("/dev/pts/"), out
+    # All three of the site's fds on one terminal, and not root's.
+    assert words.get("SITE", "").startswith("/dev/pts/") and "," not in words["SITE"], out
+    assert words["SITE"] != words["ROOT"], out
+
+
 def test_sigterm_during_mksite_undoes_everything(prepared):
     ct = prepared
     ct.write_file("/root/slow/slow.py", SLOW)

@@ -131,8 +131,8 @@ def test_django_settings_are_overridden_not_edited(ct, sites):
         assert "DEBUG = False" in text and f"ALLOWED_HOSTS = ['{name}.example.org']" in text
         assert f"'http://{name}.example.org'" in text  # CSRF_TRUSTED_ORIGINS
         assert "SECRET_KEY = _f.read()" in text and "django-insecure" not in text
-        secret = ct.run(f"stat -c '%U %a' /etc/pws/secrets/{name}/secret_key").stdout.strip()
-        assert secret == f"pws-{name} 600"
+        secret = ct.run(f"stat -c '%U %G %a' /etc/pws/secrets/{name}/secret_key").stdout.strip()
+        assert secret == f"root pws-{name} 640"  # the app reads it through its group
     ct.run(f"diff -r -x pws_settings.py -x __pycache__ {sh.CT_PROJECTS}/django_shop /srv/pws/shop/app")
     # DEBUG off: an unknown URL gets the plain 404 page, not Django's debug page.
     missing = request(ct, "shop.example.org", "/no/such/page")

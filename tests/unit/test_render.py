@@ -34,7 +34,7 @@ def test_vhost_parses_and_proxies_to_the_site_socket(tmp_path):
     errors = next(d for d in server if d["directive"] == "location" and d["args"][0] == "^~")
     assert errors["args"] == ["^~", "/.pws-errors/"]
     assert ["internal"] in [[x["directive"]] for x in errors["block"]]
-    assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/static/static/",
+    assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/static/copies/static/",
                        "/assets/img/": f"{tmp_path}/srv/pws/blog/static/assets_img/"}
 
 

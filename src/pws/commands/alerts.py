@@ -10,6 +10,7 @@ import time
 
 from .. import validate
 from ..environment import Env
+from ..ui import printable
 from ..fsutil import write_atomic
 from ..services.systemd import units
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     if not alerts:
         env.ui.say("No alerts.")
     for path in alerts:
-        print(f"== {path.name} ==\n{path.read_text()}")
+        print(f"== {path.name} ==\n{printable(path.read_text(errors='replace'))}")
     return 0
 
 

@@ -158,7 +158,7 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     if ctx.database:
         with ui.step(f"creating the {ctx.database.describe(site)}"):
             ctx.database.create(site, tx)
-    with SiteBuild(paths, site, ui) as build:
+    with SiteBuild(paths, site, ui, keep=set) as build:  # nothing of the site runs yet
         with ui.step("creating the venv"):
             build.create_venv()
         if not source:

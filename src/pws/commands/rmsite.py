@@ -158,6 +158,7 @@ def _formula_or_none(env: Env, name: str):
 def _remove_home(env: Env, name: str, delete_source: bool, keep_data: bool) -> None:
     """Derived dirs always go; the source too if asked; data/ (SQLite) only with its drop."""
     home = env.paths.site_home(name)
+    users.kill_leftovers(f"pws-{name}")  # nothing of the site may change the tree meanwhile
     doomed = ["venv", "static"] + (["app", "media"] if delete_source else [])
     if not keep_data and delete_source:
         doomed.append("data")
@@ -167,7 +168,6 @@ def _remove_home(env: Env, name: str, delete_source: bool, keep_data: bool) -> N
         home.rmdir()  # empty once nothing was kept
         home.parent.rmdir()  # /srv/pws, once its last site is gone
     if home.is_dir():  # the site user is about to go: hand what is kept to root, by fd
-        users.kill_leftovers(f"pws-{name}")  # nothing of the site may change the tree meanwhile
         skipped = safefs.seal_tree(home, 0, 0, dir_mode=0o750, file_mode=0o640,
                                    made_by=runas.ids(f"pws-{name}")[0])
         for path in skipped[:10]:

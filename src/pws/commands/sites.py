@@ -6,6 +6,7 @@ import subprocess
 
 from .. import site as sitemod
 from ..environment import Env
+from ..ui import printable
 
 
 def run_list(args: argparse.Namespace, env: Env) -> int:
@@ -45,7 +46,7 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     if status.last_errors:
         print("last errors:")
         for line in status.last_errors:
-            print(f"  {line}")
+            print(f"  {printable(line)}")
     return 0
 
 

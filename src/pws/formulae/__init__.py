@@ -25,8 +25,8 @@ def project_requires(app_dir: Path, dist: str) -> bool:
     """Whether the project's requirements.txt or pyproject.toml names the distribution DIST
     (then the project's own version is installed, not the one pws pins)."""
     pattern = re.compile(rf"(^|[\s\"'\[,]){re.escape(dist)}\s*([\[<>=!~;\"',]|$)", re.I | re.M)
-    return any(pattern.search(f.read_text(errors="replace"))
-               for f in (app_dir / name for name in REQUIREMENT_FILES) if f.is_file())
+    return any(pattern.search(safefs.read_text_or_empty(app_dir / name))
+               for name in REQUIREMENT_FILES)
 
 
 def write_skeleton(ctx: "Context", files: dict[str, str]) -> None:
@@ -35,7 +35,8 @@ def write_skeleton(ctx: "Context", files: dict[str, str]) -> None:
     uid, gid = runas.ids(ctx.site.user)
     for rel, text in files.items():
         path = ctx.app_dir / rel
-        safefs.make_dir(path.parent, 0o750, uid, gid)
+        for parent in reversed(path.relative_to(ctx.app_dir).parents[:-1]):
+            safefs.make_dir(ctx.app_dir / parent, 0o750, uid, gid)
         safefs.write_file(path, text, 0o640, uid, gid)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import safefs
 from ..errors import InvalidInput
 from . import Context, Formula, write_skeleton
 
@@ -32,7 +33,7 @@ class WsgiFormula(Formula):
         if args.app:
             return {}
         for filename, spec in CANDIDATES:
-            if (src / filename).is_file() and spec.split(":")[1] in (src / filename).read_text():
+            if spec.split(":")[1] in safefs.read_text_or_empty(src / filename):
                 return {"app": spec}
         raise InvalidInput(f"No WSGI app found in {src} (looked for wsgi.py, app.py, main.py).",
                            "name it with --app MODULE:CALLABLE.")

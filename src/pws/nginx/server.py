@@ -70,7 +70,8 @@ class NginxServer:
     def _static_locations(self, site: Site) -> str:
         home = self.paths.site_home(site.name)
         targets = {url: (static_target(self.paths, site.name, url), False) for url in site.static}
-        targets.update({url: (home / d, d == "media") for url, d in site.aliases.items()})
+        targets.update({url: (home / d, d == "media" or d.startswith("media/"))
+                        for url, d in site.aliases.items()})
         blocks = [_static_location(url, target, uploads)
                   for url, (target, uploads) in sorted(targets.items())]
         return "\n" + "\n".join(blocks) if blocks else ""
@@ -347,9 +348,10 @@ def _private_log(dirfd: int, log: Path, uid: int, gid: int) -> None:
 
 
 def static_target(paths: Paths, name: str, url: str) -> Path:
-    """Where nginx serves a static URL prefix from: a dir under the site's static root."""
-    slug = url.strip("/").replace("/", "_") or "root"
-    return paths.static_root(name) / slug
+    """Where nginx serves a copied static URL prefix from: static/copies/SLUG, one dir per
+    prefix ('/' becomes '+', which no prefix holds), apart from what a formula writes there
+    (Django's static/django)."""
+    return paths.static_root(name) / "copies" / url.strip("/").replace("/", "+")
 
 
 def _read(path: Path) -> str | None:

@@ -43,6 +43,9 @@ class ServiceManager(Protocol):
 
     def status(self, name: str) -> ServiceStatus: ...
 
+    def processes(self, name: str) -> set[int]:
+        """The pids of the site's running service (its app), to tell them from strays."""
+
     def states(self, names: list[str]) -> dict[str, str]:
         """The state of many sites at once, cheaply."""
 

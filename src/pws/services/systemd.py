@@ -6,7 +6,9 @@ import subprocess
 
 from pathlib import Path
 
+from .. import procs
 from ..runner import run
+from ..runas import ids
 from . import ServiceStatus
 from .rolling import rolling_reload
 
@@ -67,6 +69,12 @@ class Systemd:
         socket, service = units(name)
         subprocess.run(["systemctl", "disable", "--now", socket, service], capture_output=True)
         subprocess.run(["systemctl", "reset-failed", socket, service], capture_output=True)
+
+    def processes(self, name: str) -> set[int]:
+        """Whatever runs in the service's cgroup."""
+        marker = f"/{units(name)[1]}\n"
+        uid = _site_uid(name)
+        return {pid for pid in procs.owned_by(uid) if procs.cgroup(pid).endswith(marker)}
 
     def status(self, name: str) -> ServiceStatus:
         socket, service = units(name)
@@ -133,3 +141,10 @@ def _show(unit: str, *props: str) -> dict[str, str]:
 
 def _int(value: str) -> int | None:
     return int(value) if value.isdigit() else None
+
+
+def _site_uid(name: str) -> int:
+    try:
+        return ids(f"pws-{name}")[0]
+    except KeyError:
+        return -1

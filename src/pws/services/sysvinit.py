@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from .. import runas, safefs
+from .. import procs
 from ..paths import Paths
 from ..runner import run
 from . import ServiceStatus
@@ -121,6 +122,11 @@ class SysVInit:
 
     def states(self, names: list[str]) -> dict[str, str]:
         return {name: self.status(name).state for name in names}
+
+    def processes(self, name: str) -> set[int]:
+        """The gunicorn master the supervisor started, and everything under it."""
+        master = self._pid(self._gunicorn_pidfile(name))
+        return {master, *procs.descendants(master)} if master else set()
 
     def status(self, name: str) -> ServiceStatus:
         supervisor = self._pid(self._supervisor_pidfile(name))
