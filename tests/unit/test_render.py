@@ -35,7 +35,7 @@ def test_vhost_parses_and_proxies_to_the_site_socket(tmp_path):
     assert errors["args"] == ["^~", "/.pws-errors/"]
     assert ["internal"] in [[x["directive"]] for x in errors["block"]]
     assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/static/copies/static/",
-                       "/assets/img/": f"{tmp_path}/srv/pws/blog/static/assets_img/"}
+                       "/assets/img/": f"{tmp_path}/srv/pws/blog/static/copies/assets+img/"}
 
 
 def test_gunicorn_config_is_python_with_the_site_values(tmp_path):
