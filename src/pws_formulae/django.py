@@ -308,8 +308,11 @@ class DjangoFormula(Formula):
             static_root=str(static_root), media_root=str(ctx.home / "media"),
             databases={"default": self._database(ctx)})
         target = self.project_dir(ctx) / f"{SETTINGS_MODULE}.py"
-        if safefs.read_file(target) == text.encode():
-            return False
+        try:
+            if safefs.read_file(target) == text.encode():
+                return False
+        except safefs.UnsafePath:  # a link (from the repo) where pws's file goes: replaced
+            pass
         safefs.write_file(target, text, 0o640, 0, gid)  # refuses a link anywhere on the way
         ctx.ui.say(f"  Django settings: {site.options['settings']}, with pws's overrides in "
                    f"{target.relative_to(ctx.app_dir)}")
