@@ -24,7 +24,6 @@ from site_helpers import copy_project, footprint, install_projects, request
 
 PROBE_DIR = "/var/lib/pwsprobe"  # where every interpreter that loads the .pth leaves its uid
 EXTRA_WHEELS = "/root/extra-wheels"
-PTH = "import pwsprobe_hook\n"  # a .pth line starting with "import" runs at interpreter start
 HOOK = f"""import os, sys
 try:
     with open("{PROBE_DIR}/%d" % os.getpid(), "w") as record:
@@ -38,28 +37,59 @@ def app(environ, start_response):
     return [b"hello"]
 '''
 SLOW = "import time\ntime.sleep(30)\n" + HELLO
+# pwsdaemon: a dependency that, at the first start of the venv's Python where it may write
+# the app, leaves a daemon (its own session) holding the app's code open for writing, and
+# writes through it once root has sealed the tree.
+DAEMON_HOOK = f"""import os, time
+def start():
+    target = os.path.join(os.environ.get("HOME", ""), "app", "hello.py")
+    if not os.path.exists("{PROBE_DIR}/daemon-enabled") or not os.access(target, os.W_OK):
+        return
+    try:
+        os.close(os.open("{PROBE_DIR}/daemon-started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError:
+        return
+    if os.fork():
+        return
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    null = os.open("/dev/null", os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    for _ in range(900):
+        if os.fstat(fd).st_uid == 0:
+            os.write(fd, b"\\n# written by the daemon after the seal\\n")
+            open("{PROBE_DIR}/daemon-wrote", "w").close()
+            break
+        time.sleep(0.1)
+    os._exit(0)
+start()
+"""
 
 
-def probe_wheel() -> bytes:
-    """pwsprobe 1.0: nothing but a .pth file that runs at every start of the venv's Python."""
+def pth_wheel(name: str, hook: str) -> bytes:
+    """NAME 1.0: a .pth file that imports NAME_hook at every start of the venv's Python."""
+    files = {f"{name}.pth": f"import {name}_hook\n", f"{name}_hook.py": hook}
+    info = f"{name}-1.0.dist-info"
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+    files[f"{info}/WHEEL"] = ("Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                              "Tag: py3-none-any\n")
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as whl:
-        whl.writestr("pwsprobe.pth", PTH)
-        whl.writestr("pwsprobe_hook.py", HOOK)
-        whl.writestr("pwsprobe-1.0.dist-info/METADATA",
-                     "Metadata-Version: 2.1\nName: pwsprobe\nVersion: 1.0\n")
-        whl.writestr("pwsprobe-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
-                     "Root-Is-Purelib: true\nTag: py3-none-any\n")
-        whl.writestr("pwsprobe-1.0.dist-info/RECORD", "pwsprobe.pth,,\npwsprobe_hook.py,,\n"
-                     "pwsprobe-1.0.dist-info/METADATA,,\npwsprobe-1.0.dist-info/WHEEL,,\n"
-                     "pwsprobe-1.0.dist-info/RECORD,,\n")
+        for path, text in files.items():
+            whl.writestr(path, text)
     return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
 def prepared(ct):
     install_projects(ct)
-    ct.write_file(f"{EXTRA_WHEELS}/pwsprobe-1.0-py3-none-any.whl", probe_wheel())
+    ct.write_file(f"{EXTRA_WHEELS}/pwsprobe-1.0-py3-none-any.whl", pth_wheel("pwsprobe", HOOK))
+    ct.write_file(f"{EXTRA_WHEELS}/pwsdaemon-1.0-py3-none-any.whl",
+                  pth_wheel("pwsdaemon", DAEMON_HOOK))
     ct.write_file("/etc/pip.conf", f"[global]\nno-index = true\nfind-links =\n"
                   f"    {container.CT_WHEELHOUSE}\n    {EXTRA_WHEELS}\n")
     ct.run(f"mkdir -p {PROBE_DIR} && chmod 1777 {PROBE_DIR} && chmod 755 /root")
@@ -143,6 +173,23 @@ def test_settings_are_never_written_through_a_link_of_the_repo(prepared):
     assert kind == "regular file root pws-lshop 640", kind
     assert request(ct, "lshop.example.org", "/").status < 500
     ct.run("rmsite lshop --delete-source --drop-database --yes")
+
+
+def test_a_daemon_left_by_the_build_cannot_write_the_sealed_code(prepared):
+    ct = prepared
+    ct.write_file("/root/dhello/hello.py", HELLO)
+    ct.run(f"touch {PROBE_DIR}/daemon-enabled")
+    made = ct.run("mksite wsgi dmn --app hello:app --from /root/dhello --domain dmn.example.org "
+                  "--requirement pwsdaemon --yes", timeout=600)
+    ct.run(f"rm {PROBE_DIR}/daemon-enabled")
+    assert ct.exists(f"{PROBE_DIR}/daemon-started"), "the daemon never started: proves nothing"
+    time.sleep(2)
+    assert not ct.exists(f"{PROBE_DIR}/daemon-wrote")
+    assert ct.read_file("/srv/pws/dmn/app/hello.py") == HELLO
+    assert "left running" in made.stderr, made.stderr
+    outside = ct.run("for pid in $(pgrep -u pws-dmn); do grep -L 'pws-site@dmn.service' "
+                     "/proc/$pid/cgroup; done", check=False).stdout
+    assert outside.strip() == "", outside
 
 
 def test_a_package_upgrade_runs_no_site_code(prepared, debs):
