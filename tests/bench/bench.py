@@ -243,6 +243,17 @@ def print_table(rows: list[tuple], machine: str) -> None:
         print(f"  {name.ljust(width)}  {figure:<24} {ratio_text:<12} {detail}")
 
 
+PARTS = ("throughput", "static_files", "idle_and_cold_start", "mksite_times", "scaling")
+
+
+def _chosen_parts(names: list[str]):
+    """All parts, or those named on the command line (`bench.py static_files scaling`)."""
+    unknown = set(names) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    return [globals()[name] for name in PARTS if not names or name in names]
+
+
 def main() -> int:
     debs = container.find_debs()
     if not debs:
@@ -256,7 +267,7 @@ def main() -> int:
         machine = describe_machine(b)
         setup(b)
         rows = []
-        for part in (throughput, static_files, idle_and_cold_start, mksite_times, scaling):
+        for part in _chosen_parts(sys.argv[1:]):
             print(f"measuring: {part.__name__}", flush=True)
             rows += part(b)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

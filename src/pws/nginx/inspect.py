@@ -35,8 +35,9 @@ def read_facts(nginx_conf: Path, *, ignore=lambda path: False) -> NginxFacts:
 
     `ignore(path)` leaves out files (pws's own vhosts) from the names and defaults.
     """
+    # nginx -t checks contexts and arguments; here only names and listens are read.
     payload = crossplane.parse(str(nginx_conf), catch_errors=True, combine=False,
-                               single=False, comments=False)
+                               single=False, comments=False, check_ctx=False, check_args=False)
     if payload["status"] != "ok" and not payload["config"]:
         errors = "; ".join(e["error"] for e in payload["errors"])
         raise NginxConfigError(f"Cannot read the nginx configuration: {errors}",

@@ -69,11 +69,14 @@ class NginxServer:
 
     def _static_locations(self, site: Site) -> str:
         home = self.paths.site_home(site.name)
-        targets = {url: (static_target(self.paths, site.name, url), False) for url in site.static}
-        targets.update({url: (home / d, d == "media" or d.startswith("media/"))
+        # Copies pws made (root-owned, links never copied) need no link check: it costs an
+        # openat per path component of every request. Aliases are dirs the site writes.
+        targets = {url: (static_target(self.paths, site.name, url), False, None)
+                   for url in site.static}
+        targets.update({url: (home / d, d == "media" or d.startswith("media/"), home)
                         for url, d in site.aliases.items()})
-        blocks = [_static_location(url, target, uploads)
-                  for url, (target, uploads) in sorted(targets.items())]
+        blocks = [_static_location(url, target, uploads, site_writes)
+                  for url, (target, uploads, site_writes) in sorted(targets.items())]
         return "\n" + "\n".join(blocks) if blocks else ""
 
     # --- changes, each validated and rolled back on failure
@@ -85,12 +88,14 @@ class NginxServer:
         with self.state.locked():
             before = (_read(vhost), _link_target(link))
             default_before = self._default_now()
-            if before == (text, target) and default_before == self._default_wanted(enabling=True):
+            default_wanted = self._default_wanted(enabling=True)  # parses the config: once
+            if before == (text, target) and default_before == default_wanted:
                 return
             self._check_admin_config()
             self.state.write_file(vhost, text)
             self.state.symlink(link, target)
-            self._sync_default()
+            if default_wanted != default_before:
+                self._restore(*self._default_paths(), default_wanted)
             try:
                 self.validate()
             except NginxConfigError:
@@ -283,14 +288,16 @@ def _wait_for_new_workers(master: int, old: set[int], within: float = 10.0) -> b
     return False
 
 
-def _static_location(url: str, target: Path, uploads: bool) -> str:
+def _static_location(url: str, target: Path, uploads: bool, site_writes: Path | None) -> str:
     """One alias location. Every file gets nosniff; uploads (media/) also a CSP that keeps
-    them from running script in the site's origin."""
+    them from running script in the site's origin. Where the site writes (below site_writes),
+    nginx follows a link only to a file of the link's owner."""
     csp = ("        add_header Content-Security-Policy \"default-src 'none'; sandbox\" always;\n"
            if uploads else "")
+    links = (f"        disable_symlinks if_not_owner from={site_writes};\n" if site_writes else "")
     return (f"    location {url} {{\n"
             f"        alias {target}/;\n"
-            f"        disable_symlinks if_not_owner;\n"
+            f"{links}"
             f"        access_log off;\n"
             f"        expires 1h;\n"
             f"        add_header Cache-Control \"public\";\n"
