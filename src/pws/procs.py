@@ -1,19 +1,21 @@
 """Reading the process table (/proc): children of a master, processes of a user."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 
-def children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def _each(name: str) -> Iterator[tuple[int, str]]:
+    """(pid, text of /proc/PID/NAME) for every process still there when read."""
+    for path in Path("/proc").glob(f"[0-9]*/{name}"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            yield int(path.parent.name), path.read_text()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
+
+
+def children(pid: int) -> set[int]:
+    return {kid for kid, text in _each("stat") if int(text.rsplit(")", 1)[1].split()[1]) == pid}
 
 
 def cmdline(pid: int) -> bytes:
@@ -29,16 +31,8 @@ def alive(pid: int) -> bool:
 
 def owned_by(uid: int) -> set[int]:
     """Every process whose real uid is uid."""
-    found = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            uid_line = next(line for line in status.read_text().splitlines()
-                            if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        if int(uid_line.split()[1]) == uid:
-            found.add(int(status.parent.name))
-    return found
+    return {pid for pid, text in _each("status") for line in text.splitlines()
+            if line.startswith("Uid:") and int(line.split()[1]) == uid}
 
 
 def cgroup(pid: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import PwsError
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -51,11 +51,11 @@ def _name(name: str) -> str:
 @contextlib.contextmanager
 def opened_dir(path: Path, *, create: bool = False, mode: int = 0o755) -> Iterator[int]:
     """A directory fd for path, reached without following any symlink (made if create)."""
-    fd = os.open("/", _DIR_FLAGS)
+    fd = os.open("/", DIR_FLAGS)
     try:
         for part in _parts(path):
             try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                child = os.open(part, DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 if not create:
                     raise
@@ -73,7 +73,7 @@ def opened_dir(path: Path, *, create: bool = False, mode: int = 0o755) -> Iterat
 
 def _open_dir_at(dirfd: int, name: str, shown: Path) -> int:
     try:
-        return os.open(name, _DIR_FLAGS, dir_fd=dirfd)
+        return os.open(name, DIR_FLAGS, dir_fd=dirfd)
     except OSError as exc:
         raise _refused(shown, exc) from exc
 
@@ -207,7 +207,7 @@ def _seal_entry(fd: int, entry: os.DirEntry, path: str, uid: int, gid: int, dir_
         os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
     elif stat.S_ISDIR(st.st_mode):
         try:
-            child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+            child = os.open(entry.name, DIR_FLAGS, dir_fd=fd)
         except OSError:  # swapped for something else meanwhile
             skipped.append(path)
             return
@@ -222,17 +222,29 @@ def _seal_entry(fd: int, entry: os.DirEntry, path: str, uid: int, gid: int, dir_
         skipped.append(path)
 
 
-def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode: int,
-               made_by: int | None, skipped: list[str]) -> None:
+def _open_regular(dirfd: int, name: str) -> tuple[int, os.stat_result] | None:
+    """An fd and its stat for dirfd/name if it is (still) a regular file, never via a link."""
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dirfd)
     except OSError:
+        return None
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode):
+        return fd, st
+    os.close(fd)
+    return None
+
+
+def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode: int,
+               made_by: int | None, skipped: list[str]) -> None:
+    opened = _open_regular(dirfd, name)
+    if opened is None:
         skipped.append(shown)
         return
+    fd, st = opened
     try:
-        st = os.fstat(fd)
         owners = {0, uid} | ({made_by} if made_by is not None else set())
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid not in owners:
+        if st.st_nlink != 1 or st.st_uid not in owners:
             skipped.append(shown)
             return
         os.fchown(fd, uid, gid)
@@ -268,12 +280,12 @@ def _copy_dir(sfd: int, dfd: int, shown: str, keep_links: bool, ignore, skipped)
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISDIR(st.st_mode):
             try:
-                child_src = os.open(entry.name, _DIR_FLAGS, dir_fd=sfd)
+                child_src = os.open(entry.name, DIR_FLAGS, dir_fd=sfd)
             except OSError:
                 skipped.append(path)
                 continue
             os.mkdir(entry.name, 0o700, dir_fd=dfd)
-            child_dest = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
+            child_dest = os.open(entry.name, DIR_FLAGS, dir_fd=dfd)
             try:
                 _copy_dir(child_src, child_dest, path, keep_links, ignore, skipped)
                 os.fchmod(child_dest, 0o755)
@@ -289,16 +301,12 @@ def _copy_dir(sfd: int, dfd: int, shown: str, keep_links: bool, ignore, skipped)
 
 
 def _copy_file(sfd: int, dfd: int, name: str, shown: str, skipped: list[str]) -> None:
-    try:
-        src = os.open(name, _READ_FLAGS, dir_fd=sfd)
-    except OSError:
+    opened = _open_regular(sfd, name)
+    if opened is None:
         skipped.append(shown)
         return
+    src, st = opened
     try:
-        st = os.fstat(src)
-        if not stat.S_ISREG(st.st_mode):
-            skipped.append(shown)
-            return
         mode = 0o755 if st.st_mode & 0o100 else 0o644
         dest = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                        0o600, dir_fd=dfd)

@@ -28,7 +28,6 @@ from .site import Site
 
 BASE_MODE, DIR_MODE, FILE_MODE = 0o711, 0o750, 0o640
 KEPT_DIR_MODE, KEPT_FILE_MODE = 0o700, 0o600
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def site_gid(user: str, *, required: bool = True) -> int:
@@ -55,7 +54,7 @@ def secured_dir(base: Path, name: str, uid: int, gid: int, *, create: bool) -> I
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o700, dir_fd=base_fd)
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=base_fd)
+            fd = os.open(name, safefs.DIR_FLAGS, dir_fd=base_fd)
         except FileNotFoundError:
             yield None
             return
@@ -161,7 +160,7 @@ def keep_files(src_fd: int, parent: Path, uid: int = 0, gid: int = 0) -> Path:
     with safefs.opened_dir(parent) as parent_fd:
         name = _free_name(parent_fd, "secrets")
         os.mkdir(name, KEPT_DIR_MODE, dir_fd=parent_fd)
-        dest_fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        dest_fd = os.open(name, safefs.DIR_FLAGS, dir_fd=parent_fd)
         try:
             for entry in os.scandir(src_fd):
                 data = safefs.read_at(src_fd, entry.name)
