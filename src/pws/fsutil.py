@@ -7,10 +7,11 @@ from . import safefs
 
 
 def write_atomic(path: Path, content: str, mode: int = 0o644) -> None:
-    """Temp file in the same directory, fsync, rename: readers see the old or the new file
-    (safefs.write_file: a random O_EXCL temp name, no link followed on the way)."""
+    """Temp file in the same directory, fsync, rename: readers see the old or the new file.
+    For root's own dirs (/etc/pws, /var/lib/pws, /etc/nginx): a link the admin made on the
+    way is followed; the file itself goes through safefs.write_file (random O_EXCL temp)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    safefs.write_file(path, content, mode)
+    safefs.write_file(path.parent.resolve() / path.name, content, mode)
 
 
 def remove_path(path: Path) -> bool:
