@@ -126,7 +126,7 @@ class SecretsStore:
         return value
 
     def write_env(self, env: dict[str, str]) -> None:
-        """The systemd EnvironmentFile of the site (read by systemd as root)."""
+        """The app's environment, literal KEY=VALUE lines, read by its gunicorn config (as the site user)."""
         self._write("env", "".join(f"{k}={v}\n" for k, v in sorted(env.items())))
 
     # --- when the site goes (rmsite, issue 9 item 11)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import procs
@@ -47,3 +48,37 @@ def rolling_reload(master: int, ready_dir: Path, boot_timeout: float) -> int:
         os.kill(master, signal.SIGTTOU)
         _wait(lambda: not procs.alive(retiring), boot_timeout)
     return len(old)
+
+
+def switch_master(old: int, find_new: Callable[[], int], ready_dir: Path,
+                  boot_timeout: float) -> int:
+    """USR2 to the old master; wait until find_new() names the new one and all its workers
+    marked themselves ready, then stop the old one gracefully (TERM: in-flight requests
+    finish). Returns the new master's pid; raises CommandFailed if it does not come up."""
+    workers = len(procs.children(old)) or 1
+    os.kill(old, signal.SIGUSR2)
+    found: list[int] = []
+
+    def new_ready() -> bool:
+        if not found:
+            pid = find_new()
+            if not pid:
+                return False
+            found.append(pid)
+        ready = [p for p in procs.children(found[0]) if (ready_dir / f"worker-{p}.ready").exists()]
+        return len(ready) >= workers
+
+    if not _wait(lambda: new_ready() or not procs.alive(old), boot_timeout) or not found:
+        # Left as it is: the caller puts `current` back, then restarts the service.
+        raise CommandFailed(f"The new master's workers were not up within {boot_timeout:.0f}s.",
+                            "see `pws logs NAME`.")
+    _kill(old, signal.SIGTERM)
+    _wait(lambda: not procs.alive(old), boot_timeout)
+    return found[0]
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
