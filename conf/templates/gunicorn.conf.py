@@ -68,6 +68,10 @@ def pre_exec(server):
     server.START_CTX["args"] = [python, _os.path.join(venv, "bin", "gunicorn"),
                                 *server.START_CTX["args"][2:]]
     server.START_CTX["cwd"] = "/"
+    # gunicorn moved systemd's socket off fd 3 when it started; the new master is told
+    # LISTEN_FDS=1, so put it back where that protocol says it is.
+    for offset, listener in enumerate(server.LISTENERS):
+        _os.dup2(listener.fileno(), 3 + offset)
 
 
 # The new master tells systemd it is the service's main process now, so the old one can go.

@@ -121,17 +121,22 @@ class Deployer:
             safefs.make_dir(self.paths.site_home(site.name) / sub, mode, uid, gid)
 
     # --- releases
-    def build_release(self, site: Site, formula: Formula, tx: Transaction, *, source: str,
-                      fill: Callable[[Release], None], new_project=None) -> Release:
-        """A new release of site beside the live one: fill(release) puts the code in its app/;
-        then its venv (shared when the requirements are the same), bytecode, the framework's
-        settings, the app's import check and the formula's release steps (migrate,
-        collectstatic), static copies. Ready to be switched to; nothing live has changed
-        (but the database, by the migrations)."""
+    def new_release(self, site: Site, tx: Transaction, source: str) -> Release:
+        """The record of a release about to be built (state building), removed if tx fails."""
         releases = Releases(self.paths, site.name)
         release = releases.begin(source=source, by=_caller())
         tx.on_rollback(f"discard release {release.id}", lambda: releases.discard(release))
         releases.save(release)
+        return release
+
+    def build_release(self, site: Site, formula: Formula, tx: Transaction, release: Release, *,
+                      fill: Callable[[Release], None], new_project=None) -> None:
+        """Build release (from new_release) beside the live one: fill(release) puts the code
+        in its app/; then its venv (shared when the requirements are the same), bytecode, the
+        framework's settings, the app's import check and the formula's release steps (migrate,
+        collectstatic), static copies. Ready to be switched to; nothing live has changed (but
+        the database, by the migrations)."""
+        releases = Releases(self.paths, site.name)
         safefs.make_dir(release.static, 0o755, 0, 0)
         fill(release)
         ctx = Context(site, self.paths, self.ui, tx, release)
@@ -158,7 +163,6 @@ class Deployer:
         self.sync_static(site, release)
         release.meta["state"] = READY
         releases.save(release)
-        return release
 
     def _venv_for(self, releases: Releases, release: Release, formula: Formula,
                   ctx: Context) -> str:

@@ -32,8 +32,8 @@ class Rollout:
         tx, release = Transaction(), None
         try:
             with tx:
-                release = self.env.deployer.build_release(site, formula, tx, source=source,
-                                                          fill=fill)
+                release = self.env.deployer.new_release(site, tx, source)
+                self.env.deployer.build_release(site, formula, tx, release, fill=fill)
                 self.env.deployer.publish(site, formula, tx)
                 ready = formula.ready_paths(Context(site, self.env.paths, ui, tx, release))
                 with ui.step(f"health gate: release {release.id} answers {', '.join(ready)} "

@@ -77,12 +77,16 @@ def _clone(env: Env, site, url: str, ref: str, release: Release) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     safefs.make_dir(scratch.parent, 0o755, 0, 0)
     safefs.make_dir(scratch, 0o700, uid, gid)
+    # safe.directory (only read from a "global" file): a local repository of another owner
+    # is fine here; whatever its config could run, runs as the site user, who runs the
+    # repository's code anyway.
+    safefs.write_file(scratch / "gitconfig", "[safe]\n\tdirectory = *\n", 0o644, 0, 0)
     env_vars = {**runas.base_env(env.paths.site_home(site.name)), "GIT_TERMINAL_PROMPT": "0",
-                "GIT_CONFIG_NOSYSTEM": "1"}
+                "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(scratch / "gitconfig")}
     git = ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null"]
     try:
         with env.ui.step(f"cloning {url}{' at ' + ref if ref else ''} as {site.user}"):
-            runas.run_as(site.user, [*git, "clone", "--quiet", "--depth", "1",
+            runas.run_as(site.user, [*git, "clone", "--quiet", "--no-local", "--depth", "1",
                                      *(["--branch", ref] if ref else []), "--", url,
                                      str(scratch / "repo")], env=env_vars, cwd=scratch,
                          problem=f"git could not clone {url}:",

@@ -155,8 +155,9 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     tx.on_rollback("remove the site definition",
                    lambda: paths.site_file(site.name).unlink(missing_ok=True))
     new_project = None if source else (lambda ctx: formula.new_project(ctx, args))
-    release = env.deployer.build_release(site, formula, tx, source=str(source or "new project"),
-                                         fill=lambda r: _fill(ui, source, r), new_project=new_project)
+    release = env.deployer.new_release(site, tx, str(source or "new project"))
+    env.deployer.build_release(site, formula, tx, release, fill=lambda r: _fill(ui, source, r),
+                               new_project=new_project)
     Releases(paths, site.name).switch(release)  # nothing serves yet: release 1 is live at once
     tx.on_rollback("stop the site's service", lambda: env.services.uninstall(site.name))
     env.deployer.publish(site, formula, tx)
