@@ -141,6 +141,20 @@ def test_init_script_reloads_new_code_and_stops_and_starts(sysv):
     serving(sysv, "sysv-2", 30)
 
 
+def test_deploy_and_rollback_without_systemd_keep_the_socket(sysv):
+    """The supervisor starts gunicorn again from the new release on HUP, keeping its socket:
+    requests wait for the boot, none is refused."""
+    crashes = sysv.read_file("/var/log/pws/hello.log").count("gunicorn exited")
+    sysv.run("cp -a /root/hello /root/hello3 && sed -i 's/sysv-1/sysv-3/' /root/hello3/hello.py")
+    sysv.run("pws deploy hello --from /root/hello3", timeout=600)
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-3")
+    sysv.run("pws rollback hello", timeout=120)
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[0] == 200
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[1] != "sysv-3"
+    # A switch is not a crash: it counts against no restart limit.
+    assert sysv.read_file("/var/log/pws/hello.log").count("gunicorn exited") == crashes
+
+
 def test_rmsite_without_systemd(sysv):
     sysv.run("rmsite hello --yes --delete-source")
     assert not sysv.exists("/srv/pws/hello")

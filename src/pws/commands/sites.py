@@ -6,6 +6,7 @@ import subprocess
 
 from .. import site as sitemod
 from ..environment import Env
+from ..releases import Releases
 from ..ui import printable
 
 
@@ -36,6 +37,10 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     memory = f"{status.memory_bytes / 2**20:.1f} MiB" if status.memory_bytes else "-"
     print(f"site:      {site.name} ({site.formula}, app {site.app})")
     print(f"domains:   {' '.join(site.domains)}")
+    live = Releases(env.paths, site.name).current()
+    if live is not None:
+        print(f"release:   {live.id}, {live.meta.get('created', '?')} by {live.meta.get('by', '?')}"
+              f" from {printable(live.meta.get('source', '?'))}")
     print(f"state:     {status.state}; socket {'listening' if status.listening else 'not listening'}")
     print(f"pid:       {status.pid or '-'}")
     print(f"memory:    {memory}")
