@@ -110,8 +110,9 @@ class NginxServer:
 
     def _redirect_server(self, site: Site, acme: str) -> str:
         """Port 80 of a TLS site: ACME challenges answered, everything else 301 to https."""
+        listen = "".join(f"    listen {addr};\n" for addr in self.listen)
         return (f"\n# Plain HTTP: only ACME challenges, everything else goes to https.\n"
-                f"server {{\n    listen {';{chr(10)}    listen '.join(self.listen)};\n"
+                f"server {{\n{listen}"
                 f"    server_name {' '.join(site.domains)};\n"
                 f"    access_log {self.paths.nginx_log(site.name, 'access')};\n"
                 f"    error_log {self.paths.nginx_log(site.name, 'error')};\n{acme}"
