@@ -38,7 +38,9 @@ class AcmeIssuer:
 
     def renew(self, site: Site, force: bool) -> None:
         self._trust_bundle()
-        cmd = [CERTBOT, "renew", "--non-interactive", "--cert-name", site.name,
+        # Without a terminal certbot renew first sleeps up to 8 minutes (for its timer).
+        cmd = [CERTBOT, "renew", "--non-interactive", "--no-random-sleep-on-renew",
+               "--cert-name", site.name,
                "--deploy-hook", DEPLOY_HOOK] + (["--force-renewal"] if force else [])
         self._certbot(cmd, site)
 
