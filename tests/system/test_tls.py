@@ -22,7 +22,7 @@ def app(environ, start_response):
     return [("served-" + environ.get("HTTP_X_FORWARDED_PROTO", "none") + " "
              + environ["wsgi.url_scheme"]).encode()]
 '''
-NAMES = ("blog.test", "own.test", "lca.test", "dj.test", "gone.test")
+NAMES = ("blog.test", "own.test", "lca.test", "dj.test", "fl.test", "gone.test")
 PEBBLE_CONFIG = {"pebble": {
     "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
     "certificate": "/etc/pebble/localhost.pem", "privateKey": "/etc/pebble/localhost.key",
@@ -209,9 +209,10 @@ def test_acme_refusal_is_one_line_and_the_site_stays_on_http(tls_ct):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("mksite: error:")]
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "nowhere.test" in errors[0] and "stays on http://nowhere.test/" in errors[0]
-    assert "DNS" in errors[0] or "dns" in errors[0], errors[0]  # pebble's own reason
+    assert "lookup nowhere.test" in errors[0], errors[0]  # pebble's own words
+    FIGURES["ACME refusal"] = errors[0]
     status, _, body = plain(ct, "nowhere.test")
-    assert (status, body) == (200, "served-none http")
+    assert (status, body) == (200, "served-http http")
     assert 'tls = ""' in ct.read_file("/etc/pws/sites/nowhere.toml")
     assert "443" not in ct.read_file("/etc/nginx/sites-available/pws-nowhere.conf")
     ct.run("nginx -t -q")
@@ -275,7 +276,7 @@ def test_tls_off_and_on_again(tls_ct):
     ct = tls_ct
     ct.run("pws tls own off")
     status, _, body = plain(ct, "own.test")
-    assert (status, body) == (200, "served-none http")
+    assert (status, body) == (200, "served-http http")
     ct.run("pws tls own self-signed")
     assert plain(ct, "own.test")[0] == 301
 
@@ -296,6 +297,21 @@ def test_django_check_deploy_is_clean_on_a_new_tls_site(tls_ct):
     assert headers["strict-transport-security"] == "max-age=3600; includeSubDomains"
     hsts = ct.run("curl -sk -D - -o /dev/null https://dj.test/admin/login/").stdout
     assert hsts.lower().count("strict-transport-security") == 1  # nginx's only
+
+
+def test_flask_gets_secure_cookies_and_https_urls(tls_ct):
+    ct = tls_ct
+    ct.run("mksite flask fl --domain fl.test --tls local-ca --yes", timeout=900)
+    env = ct.read_file("/etc/pws/secrets/fl/env")
+    assert "FLASK_SESSION_COOKIE_SECURE=true" in env and "FLASK_PREFERRED_URL_SCHEME=https" in env
+    script = ("import os; from webapp import create_app; a = create_app(); "
+              "print(a.config['SESSION_COOKIE_SECURE'], a.config['PREFERRED_URL_SCHEME'])")
+    out = ct.run(f"cd /srv/pws/fl/app && setpriv --reuid pws-fl --regid pws-fl --clear-groups "
+                 f"env $(cat /etc/pws/secrets/fl/env | xargs) /srv/pws/fl/venv/bin/python -c "
+                 f"\"{script}\"").stdout
+    assert out.split() == ["True", "https"]
+    status, _, body = https(ct, "fl.test", extra="--cacert /var/lib/pws/tls/pws-local-ca.crt")
+    assert status == 200 and "Flask site fl is live" in body
 
 
 # --- attacks of a site user
@@ -329,7 +345,10 @@ def test_nginx_follows_no_link_in_the_acme_webroot(tls_ct):
     ("pws tls ../blog on", "is not allowed"),
     ("pws tls blog/../../etc self-signed", "is not allowed"),
     ("pws tls blog on --force", "--force goes with renew only"),
-    ("RENEWED_LINEAGE=/etc/letsencrypt/live/../../x pws tls-deployed", "is not allowed"),
+    ("RENEWED_LINEAGE=/etc/letsencrypt/live/.. pws tls-deployed", "is not allowed"),
+    ("RENEWED_LINEAGE='/etc/letsencrypt/live/a b' pws tls-deployed", "is not allowed"),
+    # only the last component names the site: this one is 'x', which does not exist
+    ("RENEWED_LINEAGE=/etc/letsencrypt/live/../../x pws tls-deployed", "There is no site 'x'"),
 ])
 def test_crafted_names_are_refused(tls_ct, cmd, message):
     proc = tls_ct.run(cmd, check=False)
@@ -340,8 +359,9 @@ def test_crafted_names_are_refused(tls_ct, cmd, message):
 def test_a_crafted_tls_field_in_site_toml_is_refused(tls_ct):
     ct = tls_ct
     text = ct.read_file("/etc/pws/sites/own.toml")
-    ct.write_file("/etc/pws/sites/own.toml", text.replace('tls = "self-signed"',
-                                                         'tls = "../../etc/shadow"'))
+    crafted = re.sub(r'(?m)^tls = ".*"$', 'tls = "../../etc/shadow"', text)
+    assert crafted != text
+    ct.write_file("/etc/pws/sites/own.toml", crafted)
     try:
         proc = ct.run("pws apply own", check=False)
         assert proc.returncode != 0 and "tls '../../etc/shadow' is not one of" in proc.stderr

@@ -279,3 +279,40 @@ def test_nginx_accepts_the_tls_vhost(tmp_path):
     proc = subprocess.run(["/usr/sbin/nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(conf),
                            "-e", str(tmp_path / "error.log")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- the settings the formulae write agree with nginx
+def _ctx(paths, tls="acme", formula="django"):
+    from pws.formulae import Context
+    from pws.transaction import Transaction
+    from pws.ui import UI
+    s = Site(name="blog", formula=formula, app="a:app", domains=["blog.example.org"], tls=tls)
+    return Context(s.check(), paths, UI(quiet=True), Transaction())
+
+
+def test_django_tls_settings_match_the_hsts_nginx_sends(tmp_path):
+    from pws_formulae import django as dj
+    paths = tls_root(tmp_path)
+    values: dict = {}
+    exec(dj.tls_settings(_ctx(paths)), values)
+    assert values["SECURE_SSL_REDIRECT"] and values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
+    assert (values["SECURE_HSTS_SECONDS"], values["SECURE_HSTS_INCLUDE_SUBDOMAINS"],
+            values["SECURE_HSTS_PRELOAD"]) == (3600, True, False)
+    assert values["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
+    assert dj.tls_settings(_ctx(paths, tls="")) == ""
+
+
+def test_django_has_no_hsts_before_nginx_sends_it(tmp_path):
+    from pws_formulae import django as dj
+    values: dict = {}
+    exec(dj.tls_settings(_ctx(tls_root(tmp_path, served_valid=False))), values)
+    assert values["SECURE_HSTS_SECONDS"] == 0 and values["SESSION_COOKIE_SECURE"]
+    assert "SILENCED_SYSTEM_CHECKS" not in values
+
+
+def test_flask_gets_secure_cookies_on_https(tmp_path):
+    from pws_formulae import flask as fl
+    paths = tls_root(tmp_path)
+    assert fl.tls_env(_ctx(paths, formula="flask")) == {
+        "FLASK_SESSION_COOKIE_SECURE": "true", "FLASK_PREFERRED_URL_SCHEME": "https"}
+    assert fl.tls_env(_ctx(paths, tls="", formula="flask")) == {}

@@ -66,8 +66,9 @@ class AcmeIssuer:
         except CommandFailed as exc:
             raise TlsError(f"The ACME server refused a certificate for {site.name}: "
                            f"{ca_reason(exc.output or exc.problem)}",
-                           f"the site stays on http://{site.domains[0]}/. Fix that (DNS, "
-                           f"port 80 reachable, CAA), then run `pws tls {site.name} on`.") from exc
+                           f"the site stays on http://{site.domains[0]}/; once its names "
+                           f"resolve to this machine, port 80 is reachable and CAA allows "
+                           f"the CA, run `pws tls {site.name} on`.") from exc
 
     # --- an internal ACME CA (acme_ca_bundle): certbot, and certbot's timer, must trust it
     def _bundle_path(self) -> Path:
