@@ -52,6 +52,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     formula = formulae.load(args.formula, env.paths)
     source = _source(args)
     site = _gather(args, env, name, formula, source)
+    tls_wanted = args.tls or tls_default(env)  # a broken [tls] is refused before anything is made
     with site_lock(env.paths, name):
         _check_free(env, site)
         database = databases.for_site(site, env.paths)
@@ -67,7 +68,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 pending.end(env.paths, site.name)
     url = f"http://{site.domains[0]}/"
     env.ui.say(f"Site '{site.name}' is live: {url}")
-    tls_wanted = args.tls or tls_default(env)
     if tls_wanted:  # after the site is live: a refused certificate leaves it on HTTP
         tls_cmd.enable_after_mksite(env, site, tls_wanted)
     env.ui.say(f"  definition: {env.paths.site_file(site.name)}   logs: pws logs {site.name}")
