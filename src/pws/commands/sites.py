@@ -7,6 +7,7 @@ import subprocess
 from .. import site as sitemod
 from ..environment import Env
 from ..releases import Releases
+from ..tls.manager import TlsSites
 from ..ui import printable
 
 
@@ -48,6 +49,8 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
         print(f"restarts:  {status.restarts}")
     print(f"nginx:     {'enabled' if env.web.is_enabled(site.name) else 'disabled'} "
           f"({env.paths.vhost(site.name)})")
+    for line in TlsSites(env).describe(site):
+        print(line)
     if status.last_errors:
         print("last errors:")
         for line in status.last_errors:
