@@ -158,7 +158,7 @@ class Deployer:
             build.compile_app()
         site.check()  # a new project has just named its app
         if new_venv:
-            releases.mark_venv_complete(release.venv)
+            releases.mark_venv_complete(release.venv, ids(site.user)[1])
         self._release_steps(site, formula, ctx, keep)
         self.sync_static(site, release)
         release.meta["state"] = READY

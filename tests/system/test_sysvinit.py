@@ -12,10 +12,12 @@ import container
 SYSV_BASE = ["sysvinit-core", "nginx", "curl", "procps", "iproute2", "ca-certificates",
              "logrotate"]
 APP = '''
+import os
+
 VERSION = "sysv-1"
 
 def app(environ, start_response):
-    data = VERSION.encode()
+    data = (os.environ.get("PWS_SITE", "-") if environ["PATH_INFO"] == "/env" else VERSION).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
 '''
@@ -97,7 +99,8 @@ def test_no_process_of_the_site_runs_as_root(sysv):
         assert uids(sysv, pid) == {site_uid}
     supervisor = sysv.read_file("/run/pws/hello.supervisor.pid").strip()
     assert uids(sysv, supervisor) == {"0"}
-    assert "PWS_SITE=hello" in environ(sysv, master)  # the site's env reaches gunicorn ...
+    # The site's env reaches the app (its gunicorn config reads it, as the site user) ...
+    assert container.http(sysv, "http://127.0.0.1/env", host="hello.example.org") == (200, "hello")
     assert "PWS_SITE=" not in environ(sysv, supervisor)  # ... and no root process
 
 
