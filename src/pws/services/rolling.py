@@ -59,10 +59,16 @@ def switch_master(old: int, find_new: Callable[[], int], ready_dir: Path,
     marked themselves ready, then stop the old one gracefully (TERM: in-flight requests
     finish). Returns the new master's pid; raises CommandFailed if it does not come up."""
     workers = len(procs.children(old)) or 1
-    os.kill(old, signal.SIGUSR2)
     new = [0]
+    asked = [0.0]
 
     def new_found() -> bool:
+        # A master itself started by USR2 ignores USR2 until it has noticed that its parent
+        # is gone (up to a second); one with a new master starting ignores it too. So it is
+        # asked again each second: a repeat is harmless either way.
+        if time.monotonic() - asked[0] >= 1.0:
+            _kill(old, signal.SIGUSR2)
+            asked[0] = time.monotonic()
         new[0] = find_new()
         return bool(new[0])
 
