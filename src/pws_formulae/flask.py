@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pws import formulae, pins, safefs
 from pws.errors import InvalidInput
-from pws.formulae import Context, Formula
+from pws.formulae import Context, Formula, instance
 from pws.tls.state import framework_facts
 
 PACKAGE = "webapp"
@@ -147,7 +147,18 @@ class FlaskFormula(Formula):
         return {"app": app, "static": {"/static/": static} if static else {}}
 
     def env(self, ctx: Context) -> dict[str, str]:
-        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key"), **tls_env(ctx)}
+        # FLASK_APP: the site's own CLI commands (`flask init-db`) find the app without --app.
+        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key"), "FLASK_APP": ctx.site.app,
+                **tls_env(ctx)}
+
+    def configure(self, ctx: Context) -> bool:
+        """The instance folder: data/instance (the site's, persistent), linked from where
+        Flask looks for it in the release; the project's own instance/ files seed it."""
+        return instance.link(ctx, ctx.app_dir / self.project_subdir(ctx.site))
+
+    def status_lines(self, ctx: Context) -> list[str]:
+        return [f"instance:  {instance.folder(ctx)} (app.instance_path; `instance` in the "
+                "release's app/ links there)"]
 
 
 def tls_env(ctx: Context) -> dict[str, str]:

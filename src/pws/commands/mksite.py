@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls", nargs="?", const="on", choices=tls_cmd.mode_choices(),
                         help="serve it over HTTPS once live: on (the mode of pws.toml [tls], "
                              "else acme), acme, self-signed or local-ca (see pws tls)")
+    parser.add_argument("--setup-command", action="append", default=[], metavar="CMD",
+                        help="run once as the site user, on the first release (e.g. "
+                             "'flask init-db'); repeatable")
+    parser.add_argument("--release-command", action="append", default=[], metavar="CMD",
+                        help="run as the site user on every release being built; repeatable")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -104,9 +109,12 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
     site = Site(name=name, formula=formula.name, app=app, domains=domains,
                 requirements=list(args.requirement), static=static, source=str(source or ""),
                 options=detected.get("options", {}), database=args.db or formula.default_db,
-                **tunables)
+                setup_commands=list(args.setup_command),
+                release_commands=list(args.release_command), **tunables)
     validate.domains(site.domains, name)  # refused before anything is made, app or not
     validate.requirements(site.requirements)
+    validate.commands(site.setup_commands, "--setup-command")
+    validate.commands(site.release_commands, "--release-command")
     return site.check() if site.app or not source else site
 
 
