@@ -136,7 +136,7 @@ class Systemd:
 
     def log_mark(self, name: str) -> str:
         """Where the site's log ends now (a journal cursor), for start_failure."""
-        proc = subprocess.run(["journalctl", "-n", "0", "--show-cursor", "-q", "--no-pager"],
+        proc = subprocess.run(["journalctl", "-n", "1", "-o", "cat", "--show-cursor", "-q", "--no-pager"],
                               capture_output=True, text=True)
         return proc.stdout.strip().rpartition("cursor: ")[2]
 
