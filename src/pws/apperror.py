@@ -46,5 +46,7 @@ def _in_code(path: str) -> bool:
 
 
 def message(lines: list[str]) -> str:
-    """The error lines as they go into a PwsError's problem: indented under it."""
-    return (":\n    " + "\n    ".join(lines)) if lines else "."
+    """The error lines as they go into a PwsError's problem: indented under it, control
+    characters shown as \\xNN (root's terminal prints them)."""
+    from .ui import printable
+    return (":\n    " + "\n    ".join(printable(line) for line in lines)) if lines else "."
