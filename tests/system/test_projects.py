@@ -173,3 +173,14 @@ def test_an_app_that_raises_at_import_is_refused_by_the_import_check(projects):
                       "--domain boom.example.org", check=False)
     assert proc.returncode != 0
     assert "does not import: ImportError: cannot import name 'Markup'" in proc.stderr
+
+
+def test_a_flask_src_layout_gets_the_instance_folder_too(projects):
+    ct = projects
+    proc = mksite(ct, f"flask srcnotes --from {P}/flask_src --domain srcnotes.example.org")
+    assert "Site 'srcnotes' is live" in proc.stdout
+    body = request(ct, "srcnotes.example.org", "/").body
+    assert "/venv/var/srcnotes-instance" in body
+    assert ct.run("stat -c %U /srv/pws/srcnotes/data/instance/started").stdout.strip() == \
+        "pws-srcnotes"
+    ct.run("rmsite srcnotes --yes --drop-database", timeout=300)

@@ -141,3 +141,26 @@ def test_bad_release_command_lines_are_refused(line):
 def test_too_many_commands():
     with pytest.raises(InvalidInput, match="too many"):
         validate.commands(["flask x"] * 21, "setup_commands")
+
+
+# --- Flask layouts
+def test_a_flask_src_layout_is_found_when_the_project_is_installed(tmp_path):
+    from pws_formulae import flask
+    write(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n",
+                     "src/notes/__init__.py": "from flask import Flask\ndef create_app():\n    pass\n"})
+    assert flask.find_app(tmp_path) == "notes:create_app()"
+
+
+def test_a_blueprint_app_factory_package(tmp_path):
+    from pws_formulae import flask
+    write(tmp_path, {"shop/__init__.py": "from flask import Flask\nfrom .views import bp\n"
+                                         "def create_app():\n    pass\n",
+                     "shop/views.py": "from flask import Blueprint\nbp = Blueprint('v', __name__)\n"})
+    assert flask.find_app(tmp_path) == "shop:create_app()"
+
+
+def test_an_instance_dir_is_not_taken_for_the_app(tmp_path):
+    from pws_formulae import flask
+    write(tmp_path, {"instance/config.py": "X = 1\n", "flaskr/__init__.py":
+                     "from flask import Flask\ndef create_app():\n    pass\n"})
+    assert flask.find_app(tmp_path) == "flaskr:create_app()"

@@ -90,6 +90,28 @@ def link(ctx, app_root: Path) -> bool:
     return True
 
 
+def in_tree(app_root: Path, module: str) -> bool:
+    """Whether the app's top-level module is in the project's tree (else it is imported from
+    the venv, where the project was installed)."""
+    top = module.split(".")[0]
+    return (app_root / f"{top}.py").is_file() or (app_root / top).is_dir()
+
+
+def link_installed(ctx, module: str) -> bool:
+    """An app installed into the venv (a src/ layout): Flask looks in
+    <venv>/var/<import name>-instance; that is linked to data/instance too, for the import
+    name being the app's top-level package or its module (Flask(__name__) in either)."""
+    venv = Path(os.path.realpath(ctx.venv))  # releases/ID/venv -> venvs/HASH: root's links
+    safefs.make_dir(venv / "var", 0o750, 0, runas.ids(ctx.site.user)[1])
+    changed = False
+    with safefs.opened_dir(venv / "var") as fd:
+        for name in dict.fromkeys([module.split(".")[0], module]):
+            if safefs.lstat_at(fd, f"{name}-instance") is None:
+                os.symlink(str(folder(ctx)), f"{name}-instance", dir_fd=fd)
+                changed = True
+    return changed
+
+
 def _seed(ctx, project_instance: Path | None) -> None:
     """data/instance as the site user; the project's files added where it has none."""
     from ..venv import SYSTEM_PYTHON
