@@ -164,7 +164,7 @@ def test_mksite_tells_a_boot_failure_in_seconds(projects, app, expected, fix):
     assert proc.returncode != 0 and "stopped while it started" in proc.stderr, proc.stderr
     assert expected in proc.stderr and fix in proc.stderr
     assert footprint(ct) == before
-    print(f"\n[timing] boot failure told, site removed: {took:.1f} s")
+    print(f"\n[timing] boot failure told, site removed: {took:.1f} s\n{proc.stderr}")
 
 
 def test_an_app_that_raises_at_import_is_refused_by_the_import_check(projects):
