@@ -14,12 +14,27 @@ _NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '(?P<module>[\w.]
 
 
 def app_error(lines: list[str], shown: int = LINES) -> list[str]:
-    """The last exception of the log and the lines before it; else the log's last lines."""
+    """The last exception of the log and the lines before it (gunicorn's own frames left
+    out); else the log's last lines."""
+    lines = _without_gunicorn_frames(lines)
     errors = [i for i, line in enumerate(lines) if _EXCEPTION.match(line.strip())
               and "gunicorn.errors" not in line]
     if not errors:
         return lines[-shown:]
     return lines[max(0, errors[-1] - shown + 1):errors[-1] + 1]
+
+
+def _without_gunicorn_frames(lines: list[str]) -> list[str]:
+    """A traceback's frames inside gunicorn (how it loads an app) say nothing of the app."""
+    kept, skipping = [], False
+    for line in lines:
+        if line.strip().startswith("File "):
+            skipping = "/site-packages/gunicorn/" in line
+        elif not line.startswith(" "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return kept
 
 
 def fix_for(lines: list[str], site: str) -> str:

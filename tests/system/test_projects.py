@@ -180,7 +180,8 @@ def test_a_flask_src_layout_gets_the_instance_folder_too(projects):
     proc = mksite(ct, f"flask srcnotes --from {P}/flask_src --domain srcnotes.example.org")
     assert "Site 'srcnotes' is live" in proc.stdout
     body = request(ct, "srcnotes.example.org", "/").body
-    assert "/venv/var/srcnotes-instance" in body
+    assert body.startswith("srcnotes, instance /srv/pws/srcnotes/venvs/")  # sys.prefix/var/
+    assert body.endswith("/var/srcnotes-instance\n")
     assert ct.run("stat -c %U /srv/pws/srcnotes/data/instance/started").stdout.strip() == \
         "pws-srcnotes"
     ct.run("rmsite srcnotes --yes --drop-database", timeout=300)

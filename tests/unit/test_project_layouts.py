@@ -164,3 +164,12 @@ def test_an_instance_dir_is_not_taken_for_the_app(tmp_path):
     write(tmp_path, {"instance/config.py": "X = 1\n", "flaskr/__init__.py":
                      "from flask import Flask\ndef create_app():\n    pass\n"})
     assert flask.find_app(tmp_path) == "flaskr:create_app()"
+
+
+def test_gunicorn_frames_are_left_out():
+    lines = ["Traceback (most recent call last):",
+             '  File "/srv/pws/x/venvs/1/lib/python3.11/site-packages/gunicorn/util.py", line 4, in f',
+             "    app = app(*args, **kwargs)", "          ^^^^^^^^^",
+             '  File "/srv/pws/x/releases/1/app/factories.py", line 6, in raises',
+             '    raise RuntimeError("no")', "RuntimeError: no"]
+    assert apperror.app_error(lines) == [lines[0], *lines[4:]]
