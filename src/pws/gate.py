@@ -21,7 +21,6 @@ from .site import Site
 from .spawn import spawn_with_socket
 
 
-
 class GateFailed(PwsError):
     """A release did not answer its health check: it is refused, the live one keeps serving."""
 
