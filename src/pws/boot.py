@@ -47,8 +47,9 @@ def _wait_for(services, site, path: str, mark: str, deadline: float, after: str)
             return
         errors += status is not None and status not in probe.NOT_UP_YET
         if errors >= ERRORS_TOLERATED or time.monotonic() >= deadline:
-            what = (f"answered GET {path} with {status}" if errors >= ERRORS_TOLERATED
-                    else f"did not answer GET {path} through nginx in time")
+            what = (f"did not answer GET {path} through nginx without a server error "
+                    + (f"(it answered {status})" if errors >= ERRORS_TOLERATED
+                       else "in time"))
             lines = apperror.app_error(services.status(site.name).last_errors)
             raise NotReady(f"Site '{site.name}' {what}{apperror.message(lines)}",
                            _fix(lines, site.name, after))
