@@ -24,6 +24,11 @@ def app_error(lines: list[str], shown: int = LINES) -> list[str]:
     return lines[max(0, errors[-1] - shown + 1):errors[-1] + 1]
 
 
+def has_exception(lines: list[str]) -> bool:
+    return any(_EXCEPTION.match(line.strip()) and "gunicorn.errors" not in line
+               for line in lines)
+
+
 def _without_gunicorn_frames(lines: list[str]) -> list[str]:
     """A traceback's frames inside gunicorn (how it loads an app) say nothing of the app."""
     kept, skipping = [], False

@@ -12,6 +12,7 @@ from . import apperror, probe
 from .errors import CommandFailed, NotReady
 
 POLL = 0.3
+APP_LINES_WAIT = 3.0  # seconds the app's last lines may lag behind the news of its death
 ERRORS_TOLERATED = 3  # the app's own 5xx answers before it counts as broken
 
 
@@ -24,21 +25,24 @@ def start_and_wait(services, site, ready_paths: list[str], start: Callable[[], N
     """start() the service, then wait until every ready path answers below 500 through nginx;
     raises BootFailed (the app died) or NotReady (a server error, or no answer in time), with
     after (what became of the site) in the fix."""
-    mark = services.log_mark(site.name)
+    before = services.log_mark(site.name)
     try:
         start()
     except CommandFailed as exc:
-        _raise_if_died(services, site, mark, after, wait=2.0)
+        _raise_if_died(services, site, before, before, after, wait=2.0)
         raise exc
+    # A death counts from here (a restart's stop is logged before); its error from before.
+    started = services.log_mark(site.name)
     deadline = time.monotonic() + within
     for path in ready_paths:
-        _wait_for(services, site, path, mark, deadline, after)
+        _wait_for(services, site, path, (started, before), deadline, after)
 
 
-def _wait_for(services, site, path: str, mark: str, deadline: float, after: str) -> None:
+def _wait_for(services, site, path: str, marks: tuple[str, str], deadline: float,
+              after: str) -> None:
     errors = 0
     while True:
-        _raise_if_died(services, site, mark, after)
+        _raise_if_died(services, site, *marks, after)
         try:
             status = probe.get(site.domains[0], path, timeout=max(0.1, min(5.0, deadline - time.monotonic())))
         except OSError:
@@ -56,9 +60,10 @@ def _wait_for(services, site, path: str, mark: str, deadline: float, after: str)
         time.sleep(POLL)
 
 
-def _raise_if_died(services, site, mark: str, after: str, wait: float = 0.0) -> None:
-    """BootFailed with the app's error if its gunicorn died since mark (looked at for up to
-    wait seconds)."""
+def _raise_if_died(services, site, mark: str, before: str, after: str,
+                   wait: float = 0.0) -> None:
+    """BootFailed with the app's error (its log since before) if its gunicorn died since mark
+    (looked at for up to wait seconds)."""
     until = time.monotonic() + wait
     while True:
         died = services.start_failure(site.name, mark)
@@ -67,8 +72,13 @@ def _raise_if_died(services, site, mark: str, after: str, wait: float = 0.0) -> 
         time.sleep(POLL)
     if died is None:
         return
-    time.sleep(POLL)  # the journal may hold the last lines of the app back a moment
-    died = services.start_failure(site.name, mark) or died
+    # The app's output reaches the journal by another way than systemd's own lines, and may
+    # come a moment later: wait for its exception a little.
+    until = time.monotonic() + APP_LINES_WAIT
+    died = services.start_failure(site.name, before) or died
+    while not apperror.has_exception(died) and time.monotonic() < until:
+        time.sleep(POLL)
+        died = services.start_failure(site.name, before) or died
     lines = apperror.app_error(died)
     raise BootFailed(f"Site '{site.name}' stopped while it started (gunicorn or the app died)"
                      f"{apperror.message(lines)}", _fix(lines, site.name, after))
