@@ -87,6 +87,25 @@ def test_pws_restart_tells_a_boot_failure_in_seconds(notebook):
     assert "notes: 1" in request(ct, "notebook.example.org", "/").body
 
 
+def test_pws_deploy_of_an_app_writing_into_its_code_is_refused_fast_with_the_fix(notebook):
+    ct, _ = notebook
+    ct.run(f"rm -rf /root/writes && cp -r {P}/flask_instance /root/writes && sed -i "
+           "'s/^    app = Flask(__name__, instance_relative_config=True)$/&\\n    "
+           "open(os.path.join(app.root_path, \"cache.db\"), \"w\")/' "
+           "/root/writes/notebook/__init__.py")
+    assert 'open(os.path.join(app.root_path, "cache.db"), "w")' in \
+        ct.read_file("/root/writes/notebook/__init__.py")
+    start = time.monotonic()
+    proc = ct.run("pws deploy notebook --from /root/writes", check=False, timeout=600)
+    took = time.monotonic() - start
+    assert proc.returncode != 0 and took < FAST, (took, proc.stderr)
+    assert "PermissionError: [Errno 13] Permission denied: '/srv/pws/notebook/releases/" \
+        in proc.stderr
+    assert "the app writes into its code directory" in proc.stderr
+    assert "the live release still serves" in proc.stderr
+    assert "notes: 1" in request(ct, "notebook.example.org", "/").body
+
+
 def test_a_repo_instance_link_to_etc_is_replaced_not_followed(notebook):
     ct, _ = notebook
     before = ct.run("ls -la /etc | md5sum").stdout
