@@ -19,7 +19,7 @@ from pathlib import Path
 from . import pins, safefs, site as sitemod, users
 from .build import SiteBuild
 from .releases import READY, Release, Releases
-from .formulae import AppRelative, Context, Formula
+from .formulae import AppRelative, Context, Formula, run_release_commands
 from .fsutil import remove_path, write_atomic
 from .runas import ids
 from .nginx.server import NginxServer, static_target
@@ -181,6 +181,7 @@ class Deployer:
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
+        run_release_commands(formula, ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
         users.kill_strays(site.user, keep())
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import tempfile
@@ -14,16 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import probe, safefs, users
+from . import apperror, probe, safefs, users
 from .errors import PwsError
 from .paths import Paths
 from .releases import Release
 from .site import Site
 from .spawn import spawn_with_socket
-
-LOG_LINES = 12
-_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|NotFound|"
-                        r"ImproperlyConfigured)\b")
 
 
 class GateFailed(PwsError):
@@ -46,10 +41,12 @@ def check(paths: Paths, site: Site, release: Release, ready_paths: list[str], *,
             for path in ready_paths:
                 problem = _probe(sock_path, site.domains[0], path, pid, deadline)
                 if problem:
+                    lines = apperror.app_error(_log_lines(log))
+                    fix = apperror.fix_for(lines, site.name)
                     raise GateFailed(f"Release {release.id} of '{site.name}' {problem}"
-                                     f"{_app_error(log)}",
-                                     "fix the project and deploy again; the live release "
-                                     "still serves.")
+                                     f"{apperror.message(lines)}",
+                                     f"{fix + '; ' if fix else 'fix the project, '}deploy again; "
+                                     "the live release still serves.")
         finally:
             _stop(pid)
             users.kill_strays(site.user, keep())
@@ -121,11 +118,7 @@ def _unlink(path: Path) -> None:
         safefs.unlink_at(fd, path.name)
 
 
-def _app_error(log) -> str:
-    """The app's exception and the lines before it, from the gate's log."""
+def _log_lines(log) -> list[str]:
+    """The end of the gate's log (gunicorn's and the app's output)."""
     log.seek(0)
-    lines = log.read()[-65536:].decode(errors="replace").splitlines()
-    errors = [i for i, line in enumerate(lines) if _EXCEPTION.match(line.strip())
-              and "gunicorn.errors" not in line]
-    shown = lines[max(0, errors[-1] - LOG_LINES + 1):errors[-1] + 1] if errors else lines[-LOG_LINES:]
-    return (":\n    " + "\n    ".join(shown)) if shown else "."
+    return log.read()[-65536:].decode(errors="replace").splitlines()

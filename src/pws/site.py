@@ -38,6 +38,11 @@ class Site:
     source: str = ""  # where the project was copied from, for the record
     options: dict[str, str] = field(default_factory=dict)  # formula-specific settings
     tls: str = ""  # "" (plain HTTP), "acme", "self-signed" or "local-ca": see `pws tls`
+    # Run as the site user on each release being built, after the formula's own steps
+    # (e.g. `flask init-db`): setup_commands once (the first release that has them),
+    # release_commands on every release.
+    setup_commands: list[str] = field(default_factory=list)
+    release_commands: list[str] = field(default_factory=list)
 
     @property
     def user(self) -> str:
@@ -61,6 +66,8 @@ class Site:
         validate.source(self.source)
         self.options = validate.options(self.options)
         validate.tls_mode(self.tls)
+        validate.commands(self.setup_commands, "setup_commands")
+        validate.commands(self.release_commands, "release_commands")
         return self
 
     def to_toml(self) -> str:
@@ -81,7 +88,8 @@ class Site:
 _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirements": list,
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
           "health_timeout": int, "idle": int, "keep_releases": int, "database": str,
-          "source": str, "options": dict, "tls": str}
+          "source": str, "options": dict, "tls": str, "setup_commands": list,
+          "release_commands": list}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
          dict: "a table of strings"}

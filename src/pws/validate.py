@@ -272,6 +272,37 @@ def _marker_value(token: str) -> bool:
     return token in _MARKER_VARS or token[:1] in ("'", '"')
 
 
+# ---------------------------------------------------------------- release commands
+MAX_COMMANDS = 20
+MAX_COMMAND = 300
+_PROGRAM = _re(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+
+
+def command(value: str, field: str) -> list[str]:
+    """A release command line (`flask init-db`), split like a shell would without running
+    one: printable, a plain program name first (found in the site's venv, then /usr/bin:/bin),
+    run as the site user. Returns its argv."""
+    import shlex
+    try:
+        argv = shlex.split(value) if len(value) <= MAX_COMMAND and value.isprintable() else []
+    except ValueError:
+        argv = []
+    if not argv or not _PROGRAM.fullmatch(argv[0]):
+        raise InvalidInput(f"{field}: {value[:80]!r} is not a command line pws runs.",
+                           f"give a program of the site's venv and its arguments, at most "
+                           f"{MAX_COMMAND} printable characters, e.g. 'flask init-db'.")
+    return argv
+
+
+def commands(values: list[str], field: str) -> list[str]:
+    if len(values) > MAX_COMMANDS:
+        raise InvalidInput(f"{field}: {len(values)} commands are too many.",
+                           f"list at most {MAX_COMMANDS}.")
+    for value in values:
+        command(value, field)
+    return values
+
+
 # ---------------------------------------------------------------- formula options
 def _ini(value: str) -> str:
     path = relative_path(value, "options.ini")

@@ -60,8 +60,10 @@ def check_app(venv: Path, app_dir: Path, spec: str, user: str, home: Path) -> No
                   env=base_env(home, venv), cwd=app_dir)
     if proc.returncode == 3:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        from .apperror import fix_for
         raise InvalidInput(f"The app {spec!r} does not import: {last}",
-                           "check --app MODULE:CALLABLE against the project's files.")
+                           fix_for([last], home.name)
+                           or "check --app MODULE:CALLABLE against the project's files.")
     if proc.returncode == 4:
         raise InvalidInput(f"The app {spec!r} is not callable.",
                            "name the WSGI callable (or a factory followed by '()').")

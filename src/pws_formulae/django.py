@@ -23,7 +23,8 @@ GENERIC_WSGI = "django.core.wsgi:get_wsgi_application()"
 SEARCH_DEPTH = 3  # manage.py is looked for in --from and this many levels below, minus one
 SKIP_DIRS = {".git", "venv", ".venv", "env", "node_modules", "__pycache__", "site-packages",
              "build", "dist"}
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII)
+PRODUCTION_NAMES = ("production", "prod")
 # The last line of a traceback: "package.module.SomeError: message".
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_]\w*\.)*\w*(Error|Exception|Exit|DoesNotExist|NotFound|"
                              r"ImproperlyConfigured)(: |$)")
@@ -170,6 +171,56 @@ def settings_candidates(project_dir: Path) -> list[str]:
     return found
 
 
+def production_settings(project_dir: Path, default: str | None) -> str | None:
+    """The project's production settings module (…settings.production or …settings.prod,
+    or a production.py/prod.py beside settings.py): the one beside manage.py's default if
+    there are several; None if there is none, or no way to tell which."""
+    found = [m for m in settings_candidates(project_dir)
+             if m.rpartition(".")[2] in PRODUCTION_NAMES]
+    found += [m for m in _beside_settings(project_dir) if m not in found]
+    if default and len(found) > 1:
+        package = default.rpartition(".")[0]
+        found = [m for m in found if m.rpartition(".")[0] == package] or found
+    return found[0] if len(found) == 1 else None
+
+
+def _beside_settings(project_dir: Path) -> list[str]:
+    """PACKAGE.production / PACKAGE.prod next to a PACKAGE/settings.py."""
+    found = []
+    for settings in find_files(project_dir, "settings.py"):
+        for name in PRODUCTION_NAMES:
+            if (settings.parent / f"{name}.py").is_file():
+                found.append(_dotted(project_dir, settings.parent / f"{name}.py"))
+    return found
+
+
+def env_file_settings(src: Path, project_dir: Path) -> str | None:
+    """DJANGO_SETTINGS_MODULE as a .env file of the project names it (read as text, never
+    sourced); refused unless it names a module of the project."""
+    for env_file in dict.fromkeys([project_dir / ".env", src / ".env"]):
+        value = _env_value(safefs.read_text_or_empty(env_file), "DJANGO_SETTINGS_MODULE")
+        if value is None:
+            continue
+        if not _DOTTED.fullmatch(value) or module_file(project_dir, value) is None:
+            raise InvalidInput(f"{env_file} sets DJANGO_SETTINGS_MODULE={value[:80]!r}, which is "
+                               "not a settings module of the project.",
+                               "fix that line, or name the module with --settings MODULE.")
+        return value
+    return None
+
+
+def _env_value(text: str, key: str) -> str | None:
+    """KEY=VALUE (or `export KEY=VALUE`, VALUE in quotes or not) of a dotenv file."""
+    for line in text.splitlines():
+        name, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and name.strip() == key:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            return value
+    return None
+
+
 def _assigned_string(path: Path, name: str) -> str | None:
     tree = _parse(path)
     for node in tree.body if tree else ():
@@ -186,7 +237,7 @@ def wsgi_entry(project_dir: Path, settings: str) -> str:
     named = _assigned_string(settings_file, "WSGI_APPLICATION") if settings_file else None
     dotted = named or f"{settings.split('.')[0]}.wsgi.application"
     module, _, attr = dotted.rpartition(".")
-    script = module_file(project_dir, module) if module and _DOTTED.match(dotted) else None
+    script = module_file(project_dir, module) if module and _DOTTED.fullmatch(dotted) else None
     if script is None or forces_settings(script) or attr not in safefs.read_text_or_empty(script):
         return GENERIC_WSGI
     return f"{module}:{attr}"
@@ -294,13 +345,21 @@ class DjangoFormula(Formula):
 
     @staticmethod
     def _settings(src: Path, project_dir: Path, manage: Path, hint: str | None) -> str:
+        """--settings; else the one an env file names; else a production module; else the
+        one manage.py names; else the only one there is."""
         if hint:
-            if not _DOTTED.match(hint) or module_file(project_dir, hint) is None:
+            if not _DOTTED.fullmatch(hint) or module_file(project_dir, hint) is None:
                 raise InvalidInput(f"--settings {hint}: no such module beside {manage}.",
                                    "give the dotted module path, e.g. --settings mysite.settings.")
             return hint
+        from_env = env_file_settings(src, project_dir)
+        if from_env:
+            return from_env
         default = settings_default(manage)
-        if default and _DOTTED.match(default) and module_file(project_dir, default):
+        production = production_settings(project_dir, default)
+        if production:
+            return production
+        if default and _DOTTED.fullmatch(default) and module_file(project_dir, default):
             return default
         found = settings_candidates(project_dir)
         if len(found) == 1:
@@ -313,6 +372,10 @@ class DjangoFormula(Formula):
                            f"{found[0] if found else 'mysite.settings'}.")
 
     # --- settings and deployment
+    def status_lines(self, ctx: Context) -> list[str]:
+        return [f"settings:  {ctx.site.options.get('settings', '?')} (pws's overrides on top: "
+                f"{SETTINGS_MODULE}.py)"]
+
     def project_dir(self, ctx: Context) -> Path:
         return ctx.app_dir / ctx.site.options.get("project_dir", ".")
 

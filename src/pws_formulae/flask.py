@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pws import formulae, pins, safefs
 from pws.errors import InvalidInput
-from pws.formulae import Context, Formula
+from pws.formulae import Context, Formula, instance
 from pws.tls.state import framework_facts
 
 PACKAGE = "webapp"
@@ -99,6 +99,9 @@ def candidates(src: Path) -> list[tuple[str, Path]]:
     """(module name, file) in the order they are searched."""
     mods = [(stem, src / f"{stem}.py") for stem in MODULES]
     mods += [(p.parent.name, p) for p in sorted(src.glob("*/__init__.py")) if p.parent.name.isidentifier()]
+    # A src/ layout: the package is installed into the venv (the project's pyproject.toml).
+    mods += [(p.parent.name, p) for p in sorted(src.glob("src/*/__init__.py"))
+             if p.parent.name.isidentifier() and (src / "pyproject.toml").is_file()]
     return [(mod, path) for mod, path in mods if path.is_file()]
 
 
@@ -147,7 +150,23 @@ class FlaskFormula(Formula):
         return {"app": app, "static": {"/static/": static} if static else {}}
 
     def env(self, ctx: Context) -> dict[str, str]:
-        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key"), **tls_env(ctx)}
+        # FLASK_APP: the site's own CLI commands (`flask init-db`) find the app without --app.
+        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key"), "FLASK_APP": ctx.site.app,
+                **tls_env(ctx)}
+
+    def configure(self, ctx: Context) -> bool:
+        """The instance folder: data/instance (the site's, persistent), linked from where
+        Flask looks for it in the release; the project's own instance/ files seed it."""
+        root = ctx.app_dir / self.project_subdir(ctx.site)
+        changed = instance.link(ctx, root)
+        module = ctx.site.app.partition(":")[0]
+        if not instance.in_tree(root, module):  # installed into the venv: a src/ layout
+            changed = instance.link_installed(ctx, module) or changed
+        return changed
+
+    def status_lines(self, ctx: Context) -> list[str]:
+        return [f"instance:  {instance.folder(ctx)} (app.instance_path; `instance` in the "
+                "release's app/ links there)"]
 
 
 def tls_env(ctx: Context) -> dict[str, str]:

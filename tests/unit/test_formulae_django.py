@@ -68,7 +68,7 @@ def test_settings_package_named_by_manage_py(tmp_path):
 
 TWO_SETTINGS = {"manage.py": "import os, django\nos.environ['X'] = '1'\n",
                 "site/__init__.py": "", "site/settings/__init__.py": "",
-                "site/settings/dev.py": "", "site/settings/prod.py": ""}
+                "site/settings/dev.py": "", "site/settings/staging.py": ""}
 
 
 def test_two_settings_modules_and_no_hint(tmp_path):
@@ -76,19 +76,19 @@ def test_two_settings_modules_and_no_hint(tmp_path):
     with pytest.raises(InvalidInput) as exc:
         detect(tmp_path)
     assert "manage.py names no settings module" in str(exc.value)
-    assert "site.settings.dev, site.settings.prod" in str(exc.value)
+    assert "site.settings.dev, site.settings.staging" in str(exc.value)
     assert "--settings" in str(exc.value)
 
 
 def test_the_settings_flag_resolves_it(tmp_path):
     write(tmp_path, TWO_SETTINGS)
-    assert detect(tmp_path, settings="site.settings.prod")["options"]["settings"] == "site.settings.prod"
+    assert detect(tmp_path, settings="site.settings.staging")["options"]["settings"] == "site.settings.staging"
 
 
 def test_a_settings_flag_naming_nothing_is_refused(tmp_path):
     write(tmp_path, TWO_SETTINGS)
-    with pytest.raises(InvalidInput, match="--settings site.settings.staging: no such module"):
-        detect(tmp_path, settings="site.settings.staging")
+    with pytest.raises(InvalidInput, match="--settings site.settings.qa: no such module"):
+        detect(tmp_path, settings="site.settings.qa")
     with pytest.raises(InvalidInput, match="no such module"):
         detect(tmp_path, settings="../etc/passwd")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import formulae, site as sitemod
+from .. import boot, formulae, site as sitemod
 from ..environment import Env
 from ..errors import InvalidInput
 from ..locks import site_lock
@@ -26,9 +26,23 @@ def run_action(args: argparse.Namespace, env: Env) -> int:
         with site_lock(env.paths, name):
             if args.command in ("reload", "restart"):
                 _check_app(env, name)
+            if args.command == "restart":
+                _restart(env, name)
+                continue
             with env.ui.step(f"{args.command} {name}"):
                 action(name)
     return 0
+
+
+def _restart(env: Env, name: str) -> None:
+    """Restart, then wait for the site through nginx: an app that dies at start is
+    told within seconds, with its own error."""
+    site = sitemod.load(env.paths, name)
+    formula = formulae.load(site.formula, env.paths)
+    ready = formula.ready_paths(formulae.Context(site, env.paths, env.ui, Transaction()))
+    with env.ui.step(f"restart {name}; waiting for {', '.join(ready)}"):
+        boot.start_and_wait(env.services, site, ready, lambda: env.services.restart(name),
+                            after=f"then `pws restart {name}` (see also `pws status {name}`)")
 
 
 def _check_app(env: Env, name: str) -> None:

@@ -5,11 +5,11 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .. import databases, formulae, pending, probe, safefs, site as sitemod, users, validate
+from .. import boot, databases, formulae, pending, safefs, site as sitemod, users, validate
 from ..releases import Releases
 from ..defaults import site_defaults
 from ..environment import Env
-from ..errors import InvalidInput, NotReady
+from ..errors import InvalidInput
 from ..locks import site_lock
 from ..site import Site
 from ..transaction import Transaction
@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls", nargs="?", const="on", choices=tls_cmd.mode_choices(),
                         help="serve it over HTTPS once live: on (the mode of pws.toml [tls], "
                              "else acme), acme, self-signed or local-ca (see pws tls)")
+    parser.add_argument("--setup-command", action="append", default=[], metavar="CMD",
+                        help="run once as the site user, on the first release (e.g. "
+                             "'flask init-db'); repeatable")
+    parser.add_argument("--release-command", action="append", default=[], metavar="CMD",
+                        help="run as the site user on every release being built; repeatable")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -104,9 +109,12 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
     site = Site(name=name, formula=formula.name, app=app, domains=domains,
                 requirements=list(args.requirement), static=static, source=str(source or ""),
                 options=detected.get("options", {}), database=args.db or formula.default_db,
-                **tunables)
+                setup_commands=list(args.setup_command),
+                release_commands=list(args.release_command), **tunables)
     validate.domains(site.domains, name)  # refused before anything is made, app or not
     validate.requirements(site.requirements)
+    validate.commands(site.setup_commands, "--setup-command")
+    validate.commands(site.release_commands, "--release-command")
     return site.check() if site.app or not source else site
 
 
@@ -175,9 +183,7 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     Releases(paths, site.name).switch(release)  # nothing serves yet: release 1 is live at once
     tx.on_rollback("stop the site's service", lambda: env.services.uninstall(site.name))
     env.deployer.publish(site, formula, tx)
-    with ui.step("starting gunicorn"):
-        env.services.start(site.name)
-    _wait_until_live(env, site, formula, formulae.Context(site, paths, ui, tx, release))
+    _start_and_wait(env, site, formula, formulae.Context(site, paths, ui, tx, release))
 
 
 def _fill(ui, source: Path | None, release) -> None:
@@ -192,14 +198,12 @@ def _fill(ui, source: Path | None, release) -> None:
         ui.warn(f"not copied (not a file, directory or link): {path}")
 
 
-def _wait_until_live(env: Env, site: Site, formula, ctx) -> None:
-    """Every path the formula knows must answer below 500 through nginx (a 404 is an answer;
-    a 500 on the admin's login page is a broken site, not a live one)."""
-    for path in formula.ready_paths(ctx):
-        with env.ui.step(f"waiting for {path} to answer through nginx"):
-            status = probe.wait_until_answers(site.domains[0], path, within=60)
-        if status is None:
-            raise NotReady(f"Site '{site.name}' did not answer GET {path} through nginx within "
-                           "60 s without a server error.",
-                           f"see `pws logs {site.name}` (the app's error is there); the site was "
-                           "removed again.")
+def _start_and_wait(env: Env, site: Site, formula, ctx) -> None:
+    """Start gunicorn; every path the formula knows must answer below 500 through nginx (a 404
+    is an answer; a 500 on the admin's login page is a broken site, not a live one). An app
+    that dies at start is reported at once, with its own error: the site is removed after, so
+    `pws logs` could not show it."""
+    paths = formula.ready_paths(ctx)
+    with env.ui.step(f"starting gunicorn; waiting for {', '.join(paths)} to answer through nginx"):
+        boot.start_and_wait(env.services, site, paths, lambda: env.services.start(site.name),
+                            after="then run mksite again (the site was removed)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from .. import site as sitemod
+from .. import formulae, site as sitemod
+from ..errors import PwsError
 from ..environment import Env
 from ..releases import Releases
 from ..tls.manager import TlsSites
+from ..transaction import Transaction
 from ..ui import printable
 
 
@@ -49,13 +51,22 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
         print(f"restarts:  {status.restarts}")
     print(f"nginx:     {'enabled' if env.web.is_enabled(site.name) else 'disabled'} "
           f"({env.paths.vhost(site.name)})")
-    for line in TlsSites(env).describe(site):
+    for line in TlsSites(env).describe(site) + _formula_lines(env, site):
         print(line)
     if status.last_errors:
         print("last errors:")
         for line in status.last_errors:
             print(f"  {printable(line)}")
     return 0
+
+
+def _formula_lines(env: Env, site) -> list[str]:
+    """What the formula chose (Django's settings module, Flask's instance folder)."""
+    try:
+        formula = formulae.load(site.formula, env.paths)
+        return formula.status_lines(formulae.Context(site, env.paths, env.ui, Transaction()))
+    except PwsError as exc:
+        return [f"formula:   {exc.problem}"]
 
 
 def run_logs(args: argparse.Namespace, env: Env) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import databases, runas, safefs
 from ..errors import InvalidInput, PwsError
 from ..paths import Paths
-from ..releases import Release, Releases
+from ..releases import READY, Release, Releases
 from ..secrets_store import SecretsStore
 from ..site import Site
 from ..transaction import Transaction
@@ -170,8 +170,43 @@ class Formula:
     def deploy_hooks(self, ctx: Context) -> None:
         """Run after code or settings change (migrate, collectstatic), as the site user."""
 
+    def setup_commands(self, ctx: Context) -> list[str]:
+        """Commands run once, as the site user, on the first release that has them (e.g.
+        `flask init-db`): site.toml's setup_commands; a formula may add its own."""
+        return list(ctx.site.setup_commands)
+
+    def release_commands(self, ctx: Context) -> list[str]:
+        """Commands run as the site user on every release being built, after deploy_hooks."""
+        return list(ctx.site.release_commands)
+
+    def status_lines(self, ctx: Context) -> list[str]:
+        """What `pws status` says of the formula's choices (settings module, instance folder)."""
+        return []
+
     def remove(self, ctx: Context, args: argparse.Namespace) -> None:
         """Tear down what the formula made outside the site home (databases)."""
+
+
+def run_release_commands(formula: Formula, ctx: Context) -> None:
+    """The setup commands not yet run for this site (each ready release records those done),
+    then the release commands: as the site user, in its venv and environment, from the
+    release's project dir. The release records the setup commands done."""
+    from ..validate import command
+    done = {line for release in Releases(ctx.paths, ctx.site.name).all()
+            if release.state == READY for line in release.meta.get("setup_done", [])}
+    todo = [(line, True) for line in formula.setup_commands(ctx) if line not in done]
+    todo += [(line, False) for line in formula.release_commands(ctx)]
+    for line, once in todo:
+        kind = "setup" if once else "release"
+        argv = command(line, f"{kind}_commands")
+        with ctx.ui.step(f"{kind} command: {line}"):
+            ctx.run_as_site(argv, cwd=ctx.app_dir / formula.project_subdir(ctx.site),
+                            problem=f"The {kind} command `{line}` failed:",
+                            fix=f"fix the project, or the command ({kind}_commands in "
+                                f"{ctx.paths.site_file(ctx.site.name)}).")
+        if once:
+            done.add(line)
+    ctx._release().meta["setup_done"] = sorted(done)
 
 
 def load(name: str, paths: Paths) -> Formula:

@@ -53,6 +53,13 @@ class ServiceManager(Protocol):
     def states(self, names: list[str]) -> dict[str, str]:
         """The state of many sites at once, cheaply."""
 
+    def log_mark(self, name: str) -> str:
+        """Where the app's log ends now, for start_failure."""
+
+    def start_failure(self, name: str, mark: str) -> list[str] | None:
+        """None while the app starts or runs; its log since mark once gunicorn died after
+        mark (e.g. the app raised at import): a start that failed, told in seconds."""
+
     def logs(self, name: str, lines: int, follow: bool) -> list[str]:
         """The command that shows the app's log."""
 

@@ -134,11 +134,29 @@ class Systemd:
         return lines[max(0, last - 6):last + 1] + [line for line in lines[-3:] if "systemd" in line
                                                   or service in line]
 
+    def log_mark(self, name: str) -> str:
+        """Where the site's log ends now (a journal cursor), for start_failure."""
+        proc = subprocess.run(["journalctl", "-n", "1", "-o", "cat", "--show-cursor", "-q", "--no-pager"],
+                              capture_output=True, text=True)
+        return proc.stdout.strip().rpartition("cursor: ")[2]
+
+    def start_failure(self, name: str, mark: str) -> list[str] | None:
+        """None while the app starts or runs; once its gunicorn died after mark (e.g. the app
+        raised at import: gunicorn halts, systemd restarts it), the app's log since mark."""
+        _, service = units(name)
+        lines = _journal(service, 400, *([f"--after-cursor={mark}"] if mark else []))
+        if not any(_DIED.search(line) for line in lines):
+            return None
+        return [line for line in lines if not line.startswith(service)] or lines
+
     def logs(self, name: str, lines: int, follow: bool) -> list[str]:
         _, service = units(name)
         return ["journalctl", "-u", service, "-n", str(lines), "--no-pager"] + (["-f"] if follow else [])
 
 
+# systemd's words for a main process that ended (the journal's lines of the unit itself).
+_DIED = re.compile(r"^pws-site@[\w-]+\.service: (Main process exited|Failed with result|"
+                   r"Start request repeated)")
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:.*)?$")
 
 

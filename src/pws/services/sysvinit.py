@@ -154,6 +154,25 @@ class SysVInit:
         return ServiceStatus(state=state, pid=master, listening=self.paths.socket(name).exists(),
                              last_errors=_tail(self.log_file(name), 10))
 
+    def log_mark(self, name: str) -> str:
+        """The log's size now, for start_failure."""
+        try:
+            return str(self.log_file(name).stat().st_size)
+        except OSError:
+            return "0"
+
+    def start_failure(self, name: str, mark: str) -> list[str] | None:
+        """The log since mark once the supervisor saw gunicorn exit; else None."""
+        try:
+            with open(self.log_file(name), "rb") as log:
+                log.seek(int(mark) if mark.isdigit() else 0)
+                lines = log.read(1 << 20).decode(errors="replace").splitlines()
+        except OSError:
+            return None
+        if not any(line.startswith("pws: gunicorn exited") for line in lines):
+            return None
+        return [line for line in lines if not line.startswith("pws: ")]
+
     def logs(self, name: str, lines: int, follow: bool) -> list[str]:
         return ["tail", "-n", str(lines)] + (["-F"] if follow else []) + [str(self.log_file(name))]
 

@@ -1,0 +1,1 @@
+GREETING = "greeting from instance/config.py"
