@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
-from .commands import alerts, config, control, health, mksite, nginx_cmd, rmsite, sites
+from .commands import (alerts, config, control, env_cmd, health, mksite, nginx_cmd, rmsite,
+                       run_cmd, sites)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -102,6 +103,13 @@ def pws_parser() -> argparse.ArgumentParser:
     probe = _add(sub, "health", health.run,
                  "probe running sites with a real request; restart the hung ones", site="one-or-all")
     probe.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    env_parser = _add(sub, "env", env_cmd.run, "show, set or unset the app's environment variables",
+               site="one")
+    env_cmd.add_arguments(env_parser)
+    run_parser = _add(sub, "run", run_cmd.run,
+               "run a one-off command as the site user, in the site's venv and environment",
+               site="one")
+    run_cmd.add_arguments(run_parser)
     for formula in _installed_formulae():
         for name, text, add_arguments, handler in formula.commands():
             add_arguments(_add(sub, name, handler, text))

@@ -289,6 +289,9 @@ class DjangoFormula(Formula):
     def env(self, ctx: Context) -> dict[str, str]:
         return {"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
 
+    def work_dir(self, ctx: Context) -> Path:
+        return self.project_dir(ctx)  # where manage.py is
+
     def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
         project = str(self.project_dir(ctx))  # validated: relative, no "..", links refused
         return {"chdir": project, "pythonpath": project}
