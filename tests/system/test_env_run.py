@@ -112,7 +112,7 @@ def test_set_list_unset_on_a_real_site(ct, site):
     assert app_value(ct, "DEBUG_TOOLBAR") == b"0"
     listing = pws_env(ct).stdout
     assert "STRIPE_KEY=********" in listing and "DEBUG_TOOLBAR=********" in listing
-    assert "sk_live_123" not in listing and f"PWS_SITE=********" in listing
+    assert "sk_live_123" not in listing and "PWS_SITE=********" in listing
     shown = pws_env(ct, "--show").stdout
     assert "STRIPE_KEY=sk_live_123\n" in shown and f"PWS_SITE={SITE}\n" in shown
     assert ct.run(f"stat -c '%U %G %a' {SECRETS}/user_env {SECRETS}/env").stdout.split("\n")[:2] \
@@ -193,7 +193,8 @@ BAD = [
     (["unset", "PATH"], "PATH is reserved"),
     (["unset"], "No name to unset"),
     (["nonsense"], "invalid choice"),
-    (["--show", "set", "A=1"], "--show only goes with the listing"),
+    (["set", "A=1", "--show"], "--show only goes with the listing"),
+    (["--show", "set", "A=1"], "unrecognized arguments: set A=1"),
 ]
 
 
@@ -315,10 +316,10 @@ def test_django_manage_and_run_see_the_variables(ct, site):
     mksite(ct, "django dj --domain dj.example.org")
     ct.run(["pws", "env", "dj", "set", "SHOP_MODE=test it's $1"])
     script = "import os; print(os.environ['SHOP_MODE'] + '|' + os.environ['DJANGO_SETTINGS_MODULE'])"
-    manage = ct.run(["pws", "manage", "dj", "shell", "-c", script]).stdout.strip()
-    assert manage == "test it's $1|pws_settings"
-    run = ct.run(["pws", "run", "dj", "--", "python", "manage.py", "shell", "-c", script])
-    assert run.stdout.strip() == "test it's $1|pws_settings"
+    manage = ct.run(["pws", "manage", "dj", "shell", "-c", script]).stdout  # Django 5.2 shell
+    assert manage.splitlines()[-1] == "test it's $1|pws_settings"  # first says what it imported
+    run = ct.run(["pws", "run", "dj", "--", "python", "manage.py", "shell", "-c", script]).stdout
+    assert run.splitlines()[-1] == "test it's $1|pws_settings"
     proc = ct.run(["pws", "env", "dj", "set", "DJANGO_SETTINGS_MODULE=evil"], check=False)
     assert proc.returncode == 2 and "DJANGO_SETTINGS_MODULE is reserved" in proc.stderr
     ct.run("rmsite dj --yes --delete-source --drop-tables --drop-database --drop-owner",
@@ -332,19 +333,32 @@ def load(ct, seconds: float) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_requests_lost_while_pws_env_set_applies_under_load(ct, site):
+@pytest.fixture(scope="module")
+def set_under_load(ct, site) -> dict:
+    """`pws env set` 3 s into 14 s of load (4 clients through nginx): the load's figures."""
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(load(ct, 14)))
     thread.start()
     time.sleep(3)
     start = time.monotonic()
     pws_env(ct, "set", "UNDER_LOAD=1")
-    took = time.monotonic() - start
+    result["command_s"] = time.monotonic() - start
     thread.join()
     FIGURES["pws env set under load"] = (
         f"{result['failed']} failed of {result['requests']} ({result['failures']}), "
         f"max {result['max_s'] * 1000:.0f} ms, p99 {result['p99_s'] * 1000:.0f} ms; "
-        f"the command took {took:.1f} s")
+        f"the command took {result['command_s']:.1f} s")
     print(f"\n[figures] pws env set under load: {FIGURES['pws env set under load']}")
+    return result
+
+
+def test_no_request_is_lost_while_pws_env_set_applies_under_load(ct, set_under_load):
     assert app_value(ct, "UNDER_LOAD") == b"1"
-    assert result["failed"] == 0, FIGURES["pws env set under load"]
+    assert set_under_load["failed"] == 0, FIGURES["pws env set under load"]
+
+
+@pytest.mark.xfail(strict=True, reason="today's apply is a restart: requests wait in the socket "
+                   "while the new master imports the app (2 s); the lead's graceful, "
+                   "health-gated switch (Deployer.apply_env) removes the wait")
+def test_no_request_waits_over_100_ms_while_pws_env_set_applies(set_under_load):
+    assert set_under_load["max_s"] <= 0.1, FIGURES["pws env set under load"]
