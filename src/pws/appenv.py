@@ -40,7 +40,6 @@ RESERVED = {
     "LOGS_DIRECTORY": "systemd sets it", "CONFIGURATION_DIRECTORY": "systemd sets it",
     "CREDENTIALS_DIRECTORY": "systemd sets it",
     "BASH_ENV": "every shell the app starts would run the file it names",
-    "ENV": "every shell the app starts would run the file it names",
     "IFS": "it changes how every shell the app starts splits words",
     "SHELLOPTS": "it changes every shell the app starts",
     "BASHOPTS": "it changes every shell the app starts",

@@ -31,7 +31,7 @@ TRICKY = {
 
 
 @pytest.mark.parametrize("name", ["STRIPE_KEY", "DEBUG_TOOLBAR", "_x", "a1", "LANG", "TZ",
-                                  "path", "X" * appenv.MAX_NAME])
+                                  "path", "ENV", "X" * appenv.MAX_NAME])
 def test_good_names_pass(name):
     appenv.check_name(name)
 
