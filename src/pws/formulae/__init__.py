@@ -133,7 +133,8 @@ class Formula:
     def check_app(self, ctx: Context) -> None:
         """Fail clearly, before anything is served, if the app does not load."""
         from .. import venv
-        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user, ctx.home)
+        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user, ctx.home,
+                       ctx.site_env())
 
     def ready_paths(self, ctx: Context) -> list[str]:
         """What must answer below 500 through nginx before the site counts as live."""

@@ -1,10 +1,14 @@
 """The app of the `pws env` system tests: GET /env/NAME answers `hex:` and the hex of the exact
 bytes of the variable NAME in the app's own environment, or `unset`; anything else
-`envecho ok`. It takes 2 s to import, like a real app (so a restart shows in the figures)."""
+`envecho ok`. It takes 2 s to import, like a real app (so a restart shows in the figures).
+Beside a file `needs-MUST_HAVE`, it refuses to import without the variable MUST_HAVE."""
 import os
 import time
 
 time.sleep(2)
+if os.path.exists(os.path.join(os.path.dirname(__file__), "needs-MUST_HAVE")):
+    if "MUST_HAVE" not in os.environ:
+        raise RuntimeError("MUST_HAVE is not set")
 
 
 def app(environ, start_response):
