@@ -7,6 +7,13 @@ process of the site gets (units, `pws run`, `pws manage`, hooks). Both files hol
 NUL, LF and CR, kept exactly (str here, decoded with surrogateescape; bytes on disk).
 CR is refused with LF: systemd's EnvironmentFile= parser ends a line at either, so a CR in a
 value would inject a second variable. docs/security.md lists the reserved names and why.
+
+Until the site's service reads the env file itself (SERVICE_READS_EXACT_VALUES), the values
+its readers would change are refused too: systemd's EnvironmentFile= (252, as tested) strips
+spaces and tabs at either end, eats backslashes (one at the end joins the next line), lets a
+leading quote swallow the lines after it (pws's own variables among them), and fails the
+unit on bytes that are not UTF-8 or on a Unicode noncharacter; sysvinit's supervisor splits
+lines at Python's line boundaries (VT, FF, FS, GS, RS, NEL, U+2028, U+2029).
 """
 from __future__ import annotations
 
@@ -20,6 +27,10 @@ MAX_NAME = 128
 MAX_VALUE = 32 * 1024  # bytes: far below the kernel's 128 KiB for one environment string
 MAX_VARS = 256
 FORBIDDEN_BYTES = {"\0": "NUL", "\n": "a newline", "\r": "a carriage return"}
+# Set True when the service reads the env file literally (the gunicorn config, and sysvinit's
+# supervisor through parse()): then every value but NUL, LF and CR reaches the app exactly.
+SERVICE_READS_EXACT_VALUES = False
+PYTHON_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 ENCODING, ERRORS = "utf-8", "surrogateescape"
 MASK = "********"
 
@@ -81,9 +92,36 @@ def check_value(name: str, value: str) -> None:
             raise InvalidInput(f"The value of {name} holds {what}, which no variable can hold.",
                                "give it on one line (encode it, e.g. base64, if it needs "
                                "several).")
+    changed_by_service = None if SERVICE_READS_EXACT_VALUES else _changed_by_service(value)
+    if changed_by_service:
+        raise InvalidInput(f"The value of {name} holds {changed_by_service}: the site's "
+                           "service would not get it exactly (its env file parser changes "
+                           "such values, a limit of this version).",
+                           "leave it out, or encode the value (e.g. base64).")
     if len(encode(value)) > MAX_VALUE:
         raise InvalidInput(f"The value of {name} is longer than {MAX_VALUE} bytes.",
                            "store a large value in a file of the site instead.")
+
+
+def _changed_by_service(value: str) -> str | None:
+    """What in value the service's env file readers would change (None: nothing)."""
+    try:
+        value.encode(ENCODING)
+    except UnicodeEncodeError:
+        return "bytes that are not UTF-8"
+    if value != value.strip(" \t"):
+        return "spaces or tabs at an end"
+    if value[:1] in ("'", '"'):
+        return "a quote as its first character"
+    if "\\" in value:
+        return "a backslash"
+    odd = next((c for c in value if c in PYTHON_LINE_BREAKS or _noncharacter(c)), None)
+    return f"the character U+{ord(odd):04X}" if odd else None
+
+
+def _noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def encode(text: str) -> bytes:

@@ -1,6 +1,7 @@
 """`pws env`'s names, values, file format and masking (appenv), and the round trip through the
 real secrets dir on a temp tree: SecretsStore writes, Context.site_env reads back the same."""
 import os
+import re
 
 import pytest
 
@@ -28,6 +29,44 @@ TRICKY = {
     "EMPTY": "",
     "LINE_SEP": "a\u2028b\u2029c",
 }
+
+
+# Values today's service readers would change (systemd's EnvironmentFile=, sysvinit's
+# splitlines), refused until SERVICE_READS_EXACT_VALUES; and what they take as written.
+CHANGED_BY_SERVICE = {
+    "C:\\dir": "a backslash", "end\\": "a backslash", " lead": "spaces or tabs at an end",
+    "trail\t": "spaces or tabs at an end", "'quote": "a quote as its first character",
+    '"quote': "a quote as its first character", "a\x0bb": "U+000B", "a\x1cb": "U+001C",
+    "a\x85b": "U+0085", "a\u2028b": "U+2028", "a\ufdd0b": "U+FDD0", "a\uffffb": "U+FFFF",
+    "a\U0001fffeb": "U+1FFFE", appenv.decode(b"\xff"): "bytes that are not UTF-8",
+}
+TAKEN_AS_WRITTEN = ["a=b==c=", "it's \"x\" `y`", "$HOME ${PATH} $(id)", "one  two\tthree",
+                    "pässwörd ✓ 🐍", "#not ;a comment", "\x1b[31m\x07", "a\ufeffb", ""]
+
+
+@pytest.fixture
+def exact_service(monkeypatch):
+    """As once the service reads the env file literally (the lead's gunicorn config)."""
+    monkeypatch.setattr(appenv, "SERVICE_READS_EXACT_VALUES", True)
+
+
+@pytest.mark.parametrize("value", CHANGED_BY_SERVICE)
+def test_values_the_service_would_change_are_refused_for_now(value):
+    with pytest.raises(InvalidInput, match=f"holds .*{re.escape(CHANGED_BY_SERVICE[value])}.*not get it "
+                                           "exactly") as exc:
+        appenv.check_value("K", value)
+    assert "base64" in exc.value.fix
+
+
+@pytest.mark.parametrize("value", CHANGED_BY_SERVICE)
+def test_values_the_service_would_change_pass_once_it_reads_them_exactly(value, exact_service):
+    appenv.check_value("K", value)
+
+
+@pytest.mark.parametrize("value", TAKEN_AS_WRITTEN)
+def test_values_the_service_takes_as_written_pass(value):
+    appenv.check_value("K", value)
+    assert appenv.parse(appenv.render({"K": value})) == {"K": value}
 
 
 @pytest.mark.parametrize("name", ["STRIPE_KEY", "DEBUG_TOOLBAR", "_x", "a1", "LANG", "TZ",
@@ -66,13 +105,13 @@ def test_what_a_formula_sets_is_reserved_too():
 @pytest.mark.parametrize("value, what", [("a\nPATH=/tmp", "a newline"),
                                          ("a\rPATH=/tmp", "a carriage return"),
                                          ("a\0b", "NUL"), ("\n", "a newline")])
-def test_a_value_cannot_hold_a_second_line(value, what):
+def test_a_value_cannot_hold_a_second_line(value, what, exact_service):
     with pytest.raises(InvalidInput, match=f"The value of K holds {what}") as exc:
         appenv.check_value("K", value)
     assert "one line" in exc.value.fix
 
 
-def test_a_value_has_a_size_limit():
+def test_a_value_has_a_size_limit(exact_service):
     appenv.check_value("K", "x" * appenv.MAX_VALUE)
     with pytest.raises(InvalidInput, match="longer than"):
         appenv.check_value("K", "x" * (appenv.MAX_VALUE + 1))
@@ -80,7 +119,7 @@ def test_a_value_has_a_size_limit():
         appenv.check_value("K", "é" * (appenv.MAX_VALUE // 2 + 1))
 
 
-def test_tricky_values_round_trip_exactly_through_the_file_format():
+def test_tricky_values_round_trip_exactly_through_the_file_format(exact_service):
     data = appenv.render(TRICKY)
     assert appenv.parse(data) == TRICKY
     assert data.count(b"\n") == len(TRICKY)  # one line each, nothing else
@@ -147,7 +186,7 @@ def ctx(tmp_path, monkeypatch):
     return Context(site, Paths(root=tmp_path, share=tmp_path), UI(True, True), Transaction())
 
 
-def test_tricky_values_round_trip_through_the_secrets_dir(ctx):
+def test_tricky_values_round_trip_through_the_secrets_dir(ctx, exact_service):
     store = SecretsStore(ctx.paths, ctx.site)
     store.write_user_env(TRICKY)
     assert store.user_env() == TRICKY
