@@ -1,7 +1,9 @@
-"""The build phase of a site (docs/security.md): app/ and venv/ are handed to the site user,
-everything that runs the project's or its dependencies' code (venv creation, pip, sdist and
-project builds, compileall, django-admin) runs as that user, then root seals both trees again:
-root:pws-NAME, dirs 0750, files 0640 (0750 if executable), walked by fd, links never followed."""
+"""The build phase of a release (docs/security.md): its app/ (and its venv, when the release
+gets a new one) are handed to the site user, everything that runs the project's or its
+dependencies' code (venv creation, pip, sdist and project builds, compileall, django-admin)
+runs as that user, then root seals the trees again: root:pws-NAME, dirs 0750, files 0640
+(0750 if executable), walked by fd, links never followed. A venv shared with the live release
+is never handed over."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from . import safefs, users, venv
 from .paths import Paths
+from .releases import Release
 from .runas import base_env, ids, run_as
 from .site import Site
 from .ui import UI
@@ -20,15 +23,18 @@ COMPILE_EXCLUDE = r"/(\.git|node_modules|venv|\.venv)/"
 
 
 class SiteBuild:
-    """`with SiteBuild(paths, site, ui, keep) as build:` — site-owned trees inside, sealed after."""
+    """`with SiteBuild(paths, site, release, ui, keep, new_venv=...) as build:` — site-owned
+    trees inside, sealed after."""
 
-    def __init__(self, paths: Paths, site: Site, ui: UI, keep: Callable[[], set[int]]):
+    def __init__(self, paths: Paths, site: Site, release: Release, ui: UI,
+                 keep: Callable[[], set[int]], *, new_venv: bool):
         """keep(): the pids of the site's running app, which the build must not kill."""
         self.paths, self.site, self.ui, self.keep = paths, site, ui, keep
         self.uid, self.gid = ids(site.user)
         self.home = paths.site_home(site.name)
-        self.app = paths.app_dir(site.name)
-        self.venv = paths.venv_dir(site.name)
+        self.app = release.app
+        self.venv = release.venv
+        self.trees = [self.app] + ([self.venv] if new_venv else [])
         self.tmp = paths.build_dir(site.name)
         self.cache = paths.site_pip_cache(site.name)
 
@@ -45,7 +51,7 @@ class SiteBuild:
             safefs.make_dir(shared, 0o755, 0, 0)
         safefs.make_dir(self.cache, 0o700, self.uid, self.gid)
         safefs.make_dir(self.tmp, 0o700, self.uid, self.gid)
-        for tree in (self.app, self.venv):  # root-owned now: handing them over follows nothing
+        for tree in self.trees:  # root-owned now: handing them over follows nothing
             safefs.make_dir(tree, 0o750, self.uid, self.gid)
             self._report(safefs.seal_tree(tree, self.uid, self.gid, dir_mode=0o750,
                                           file_mode=0o640))
@@ -56,7 +62,7 @@ class SiteBuild:
         killed = users.kill_strays(self.site.user, self.keep())
         if killed:
             self.ui.warn(f"killed {killed} process(es) the build of {self.site.name} left running")
-        for tree in (self.app, self.venv):
+        for tree in self.trees:
             with contextlib.suppress(FileNotFoundError):
                 self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
                                               file_mode=0o640, made_by=self.uid))

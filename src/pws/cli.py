@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
-from .commands import (alerts, config, control, env_cmd, health, mksite, nginx_cmd, rmsite,
-                       run_cmd, sites)
+from .commands import (alerts, config, control, deploy_cmd, env_cmd, health, mksite,
+                       nginx_cmd, releases_cmd, rmsite, run_cmd, sites)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -95,6 +95,16 @@ def pws_parser() -> argparse.ArgumentParser:
     apply = _add(sub, "apply", control.run_apply,
                  "re-derive a site's venv, config, units and vhost from its site.toml", site="one-or-all")
     apply.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    deploy = _add(sub, "deploy", deploy_cmd.run,
+                  "build a new release, check it, and switch to it with no request lost",
+                  site="one")
+    deploy_cmd.add_arguments(deploy)
+    _add(sub, "releases", releases_cmd.run_list, "a site's releases: the live one, the kept ones, "
+         "the refused ones", site="one")
+    rollback = _add(sub, "rollback", releases_cmd.run_rollback,
+                    "go back to an earlier release (default: the one before the live one)",
+                    site="one")
+    releases_cmd.add_rollback_arguments(rollback)
     cfg = _add(sub, "config", config.run, "show or change a site's tunables, then re-apply it",
                site="one")
     config.add_arguments(cfg)

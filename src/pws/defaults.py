@@ -12,7 +12,7 @@ from . import validate
 from .errors import InvalidInput
 from .paths import Paths
 
-KEYS = ("workers", "timeout", "idle", "health_path", "health_timeout")
+KEYS = ("workers", "timeout", "idle", "health_path", "health_timeout", "keep_releases")
 
 
 def site_defaults(paths: Paths) -> dict:

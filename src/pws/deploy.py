@@ -1,17 +1,25 @@
-"""Deriving everything from site.toml (docs/architecture.md): gunicorn config, static files, units, vhost.
+"""Deriving everything from site.toml (docs/architecture.md): gunicorn config, static files,
+units, vhost; and building a release of the site's code.
 
-`apply_site` is the one code path used by mksite and `pws apply`; `rerender` is what a package
-upgrade does (pws's own files only). Whatever runs a site's code runs as the site user.
+`build_release` is the one way code becomes a release (mksite, pws deploy, pws apply);
+`publish` writes what serves it; `rerender` is what a package upgrade does (pws's own files
+only). Whatever runs a site's code runs as the site user.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import string
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import pins, safefs, site as sitemod, users
 from .build import SiteBuild
-from .formulae import Context, Formula
+from .releases import READY, Release, Releases
+from .formulae import AppRelative, Context, Formula
 from .fsutil import remove_path, write_atomic
 from .runas import ids
 from .nginx.server import NginxServer, static_target
@@ -30,16 +38,21 @@ class Deployer:
     services: ServiceManager
 
     # --- files derived from the site
-    def render_gunicorn(self, site: Site, extra: dict[str, object] | None = None) -> str:
+    def render_gunicorn(self, site: Site, formula: Formula,
+                        extra: dict[str, object] | None = None) -> str:
         template = string.Template((self.paths.templates / "gunicorn.conf.py").read_text())
-        extra_lines = "".join(f"{key} = {value!r}\n" for key, value in (extra or {}).items())
-        return template.substitute(**self._gunicorn_values(site)) + extra_lines
+        extra_lines = "".join(
+            f"{key} = {value.render() if isinstance(value, AppRelative) else repr(value)}\n"
+            for key, value in (extra or {}).items())
+        return template.substitute(**self._gunicorn_values(site, formula)) + extra_lines
 
-    def _gunicorn_values(self, site: Site) -> dict[str, object]:
+    def _gunicorn_values(self, site: Site, formula: Formula) -> dict[str, object]:
         return dict(
             name=site.name,
             wsgi_app=repr(site.app),
-            app_dir=repr(str(self.paths.app_dir(site.name))),
+            current=repr(str(self.paths.current(site.name))),
+            project_subdir=repr(formula.project_subdir(site)),
+            env_file=repr(str(self.paths.secrets_dir(site.name) / "env")),
             bind=repr(f"unix:{self.paths.socket(site.name)}"),
             workers=site.workers,
             timeout=site.timeout,
@@ -50,20 +63,26 @@ class Deployer:
     def write_gunicorn(self, ctx: Context, formula: Formula) -> bool:
         """Write the site's gunicorn config; True if it changed."""
         path = self.paths.gunicorn_conf(ctx.site.name)
-        text = self.render_gunicorn(ctx.site, formula.gunicorn_settings(ctx))
-        if path.exists() and path.read_text() == text:
+        text = self.render_gunicorn(ctx.site, formula, formula.gunicorn_settings(ctx))
+        before = path.read_text() if path.exists() else None
+        if before == text:
             return False
-        ctx.tx.on_rollback(f"remove {path}", lambda: remove_path(path))
+        ctx.tx.on_rollback(f"restore {path}", lambda: write_atomic(path, before, 0o644)
+                           if before is not None else remove_path(path))
         write_atomic(path, text, 0o644)
         return True
 
-    def install_requirements(self, build: SiteBuild, formula: Formula, ctx: Context) -> None:
-        site, app = ctx.site, build.app
+    def requirements(self, formula: Formula, ctx: Context) -> tuple[list[str], list[Path], bool]:
+        """What the release's venv gets: packages, requirement files, and whether the project
+        itself is installed (it has a pyproject.toml)."""
+        app, db = ctx.app_dir, ctx.database
         files = [app / "requirements.txt"] if (app / "requirements.txt").is_file() else []
-        project = (app / "pyproject.toml").is_file()
-        db = ctx.database
         packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx),
-                    *(db.python_requirements() if db else []), *site.requirements]
+                    *(db.python_requirements() if db else []), *ctx.site.requirements]
+        return packages, files, (app / "pyproject.toml").is_file()
+
+    def install_requirements(self, build: SiteBuild, formula: Formula, ctx: Context) -> None:
+        packages, files, project = self.requirements(formula, ctx)
         with self.ui.step(f"installing {len(packages)} package(s)"
                           f"{' + the project requirements' if files or project else ''} into the venv"):
             build.install(packages, files, project=project)
@@ -78,17 +97,18 @@ class Deployer:
         ctx.secrets.write_env(env)
         return before != ctx.site_env()
 
-    def sync_static(self, site: Site) -> None:
-        """Copy each static dir of the project where nginx serves it from: no code there, and
-        no link of the project's followed (they are skipped, with a warning)."""
+    def sync_static(self, site: Site, release: Release) -> None:
+        """Copy each static dir of the release's code where nginx serves it from (the release's
+        static/copies/SLUG): no code there, and no link of the project's followed (they are
+        skipped, with a warning)."""
         for url, directory in site.static.items():
-            src = self.paths.app_dir(site.name) / directory
-            dest = static_target(self.paths, site.name, url)
+            src = release.app / directory
+            dest = static_target(release.static, url)
             safefs.make_dir(dest.parent, 0o755, 0, 0)
             shutil.rmtree(dest, ignore_errors=True)  # fd-based: follows no link
             if not src.is_dir() or src.is_symlink():
                 safefs.make_dir(dest, 0o755, 0, 0)
-                self.ui.warn(f"static dir {src} does not exist; {url} serves an empty dir.")
+                self.ui.warn(f"static dir {directory} does not exist; {url} serves an empty dir.")
                 continue
             for path in safefs.copy_tree(src, dest, keep_links=False)[:10]:
                 self.ui.warn(f"not published (links and special files never are): {path}")
@@ -100,20 +120,61 @@ class Deployer:
         for sub, mode in (("media", 0o755), ("data", 0o700)):
             safefs.make_dir(self.paths.site_home(site.name) / sub, mode, uid, gid)
 
-    def build(self, site: Site, formula: Formula, ctx: Context) -> None:
-        """Re-install the venv's requirements and recompile, as the site user (`pws apply`)."""
-        with SiteBuild(self.paths, site, self.ui, lambda: self.services.processes(site.name)) as build:
-            build.create_venv()
-            self.install_requirements(build, formula, ctx)
-            build.compile_app()
+    # --- releases
+    def new_release(self, site: Site, tx: Transaction, source: str) -> Release:
+        """The record of a release about to be built (state building), removed if tx fails."""
+        releases = Releases(self.paths, site.name)
+        release = releases.begin(source=source, by=_caller())
+        tx.on_rollback(f"discard release {release.id}", lambda: releases.discard(release))
+        releases.save(release)
+        return release
 
-    # --- the one code path
-    def apply_site(self, site: Site, formula: Formula, tx: Transaction, *, fresh: bool) -> None:
-        """Derive everything from site; fresh (mksite: built already) starts it anew."""
-        ctx = Context(site, self.paths, self.ui, tx)
-        if not fresh:
-            self.build(site, formula, ctx)
-            _restrict_database(ctx)
+    def build_release(self, site: Site, formula: Formula, tx: Transaction, release: Release, *,
+                      fill: Callable[[Release], None], new_project=None) -> None:
+        """Build release (from new_release) beside the live one: fill(release) puts the code
+        in its app/; then its venv (shared when the requirements are the same), bytecode, the
+        framework's settings, the app's import check and the formula's release steps (migrate,
+        collectstatic), static copies. Ready to be switched to; nothing live has changed (but
+        the database, by the migrations)."""
+        releases = Releases(self.paths, site.name)
+        safefs.make_dir(release.static, 0o755, 0, 0)
+        fill(release)
+        ctx = Context(site, self.paths, self.ui, tx, release)
+        keep = lambda: self.services.processes(site.name)  # noqa: E731 the live app stays
+        venv_rel = self._venv_for(releases, release, formula, ctx)
+        new_venv = not releases.venv_complete(release.venv)
+        if new_venv:
+            shutil.rmtree(release.venv, ignore_errors=True)  # an interrupted build's
+            safefs.make_dir(release.venv.parent, 0o755, 0, 0)
+        with SiteBuild(self.paths, site, release, self.ui, keep, new_venv=new_venv) as build:
+            if new_venv:
+                with self.ui.step("creating the venv"):
+                    build.create_venv()
+                if new_project is not None:
+                    new_project(ctx)
+                self.install_requirements(build, formula, ctx)
+            else:
+                self.ui.say(f"  venv unchanged: {venv_rel}")
+            build.compile_app()
+        site.check()  # a new project has just named its app
+        if new_venv:
+            releases.mark_venv_complete(release.venv)
+        self._release_steps(site, formula, ctx, keep)
+        self.sync_static(site, release)
+        release.meta["state"] = READY
+        releases.save(release)
+
+    def _venv_for(self, releases: Releases, release: Release, formula: Formula,
+                  ctx: Context) -> str:
+        """Link the release to the venv its requirements hash to (releases/ID/venv)."""
+        packages, files, project = self.requirements(formula, ctx)
+        key = venv_key(packages, files, release.app if project or _refers(files) else None)
+        venv_rel = f"venvs/{key}"
+        releases.link_venv(release, venv_rel)
+        releases.save(release)
+        return venv_rel
+
+    def _release_steps(self, site: Site, formula: Formula, ctx: Context, keep) -> None:
         self.make_site_dirs(site)
         self.write_env(ctx, formula)
         formula.configure(ctx)
@@ -121,42 +182,88 @@ class Deployer:
         formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
-        users.kill_strays(site.user, self.services.processes(site.name))
-        self.sync_static(site)
-        config_changed = self.write_gunicorn(ctx, formula)
-        tx.on_rollback("stop the site's service", lambda: self.services.uninstall(site.name))
-        with self.ui.step("starting gunicorn" if fresh else "reloading gunicorn"):
-            self.services.install(site.name)
-            if fresh:
-                self.services.start(site.name)
-            elif config_changed:
-                self.services.reload_config(site.name)
-            else:
-                self.services.reload(site.name)
-        tx.on_rollback("remove the nginx vhost", lambda: self.web.remove(site.name))
+        users.kill_strays(site.user, keep())
+
+    def publish(self, site: Site, formula: Formula, tx: Transaction) -> bool:
+        """gunicorn config, units and vhost for the site (whichever release is live); True if
+        the gunicorn config changed."""
+        ctx = Context(site, self.paths, self.ui, tx)
+        changed = self.write_gunicorn(ctx, formula)
+        self.services.install(site.name)
+        if not self.paths.vhost(site.name).exists():
+            tx.on_rollback("remove the nginx vhost", lambda: self.web.remove(site.name))
         with self.ui.step("validating and reloading nginx"):
             self.web.install(site)
+        return changed
 
     def rerender(self, site: Site, formula: Formula) -> str:
         """After a pws upgrade: pws's own files only (environment, framework settings, gunicorn
         config, units, vhost), then the gentlest restart that makes them count. Never pip,
         migrations or collectstatic: an upgrade of pws does not change a site's code or data.
         Returns what was done, for the record."""
+        Releases(self.paths, site.name).adopt_legacy()
         ctx = Context(site, self.paths, self.ui, Transaction())
         _restrict_database(ctx)
         env_changed = self.write_env(ctx, formula)
         settings_changed = bool(formula.configure(ctx))
         config_changed = self.write_gunicorn(ctx, formula)
-        self.sync_static(site)  # root copies from the sealed tree: no site code runs
+        self.sync_static(site, ctx.release)  # root copies from the sealed tree: no site code runs
         self.services.install(site.name)
         self.web.install(site)
-        if env_changed or settings_changed:
-            self.services.restart(site.name)  # requests wait in the socket meanwhile
-            return "restarted (environment or settings changed)"
-        if config_changed:
-            self.services.reload_config(site.name)
-            return "reloaded (gunicorn config changed)"
+        if env_changed or settings_changed or config_changed:
+            self.services.switch(site.name)  # a new master, old one retired: no request lost
+            return "switched to a new master (environment, settings or config changed)"
         return "unchanged"
+
+
+def venv_key(packages: list[str], files: list[Path], tree: Path | None) -> str:
+    """What makes two venvs the same: the interpreter, the packages, the requirement files'
+    contents, and (when the project itself is installed, or its requirements name local
+    files) the whole code tree."""
+    digest = hashlib.sha256()
+    digest.update(f"{os.path.realpath(_python())} {sys.version}\n".encode())
+    for package in sorted(packages):
+        digest.update(f"pkg {package}\n".encode())
+    for path in files:
+        digest.update(f"file {path.name}\n".encode() + (safefs.read_file(path) or b""))
+    if tree is not None:
+        _hash_tree(digest, tree)
+    return digest.hexdigest()[:16]
+
+
+def _python() -> str:
+    from .venv import SYSTEM_PYTHON
+    return SYSTEM_PYTHON
+
+
+def _refers(files: list[Path]) -> bool:
+    """Whether a requirements file names other files or local paths (then they count too)."""
+    for path in files:
+        for line in safefs.read_text_or_empty(path).splitlines():
+            if line.strip().startswith(("-r", "-c", "-e", ".", "/", "file:", "--requirement",
+                                        "--constraint", "--editable")):
+                return True
+    return False
+
+
+def _hash_tree(digest, root: Path) -> None:
+    """Names, link targets and contents under root (a root-made copy: walked without
+    following links)."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / name
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            if path.is_symlink():
+                digest.update(b"-> " + os.readlink(path).encode())
+            else:
+                digest.update(safefs.read_file(path) or b"")
+
+
+def _caller() -> str:
+    """Who asked for the release: the admin behind sudo, else the user running pws."""
+    import pwd
+    return os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
 
 
 def _restrict_database(ctx: Context) -> None:

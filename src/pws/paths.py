@@ -99,14 +99,19 @@ class Paths:
     def site_home(self, name: str) -> Path:
         return self._r(f"/srv/pws/{name}")
 
+    # Through the `current` link (root's): for units, nginx and the site's own processes.
+    # Root's file operations use a Release's real paths instead (releases.py).
+    def current(self, name: str) -> Path:
+        return self.site_home(name) / "current"
+
     def app_dir(self, name: str) -> Path:
-        return self.site_home(name) / "app"
+        return self.current(name) / "app"
 
     def venv_dir(self, name: str) -> Path:
-        return self.site_home(name) / "venv"
+        return self.current(name) / "venv"
 
     def static_root(self, name: str) -> Path:
-        return self.site_home(name) / "static"
+        return self.current(name) / "static"
 
     def socket(self, name: str) -> Path:
         return self._r(f"/run/pws/{name}.sock")

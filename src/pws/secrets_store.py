@@ -141,8 +141,9 @@ class SecretsStore:
         self._write_bytes(USER_ENV, appenv.render(env))
 
     def write_env(self, env: dict[str, str]) -> None:
-        """The site's env file: pws's own variables (env) and the admin's (`pws env`); where a
-        name is in both (a formula that came to set it), pws's value counts."""
+        """The app's environment, literal KEY=VALUE lines, read by its gunicorn config (as the
+        site user): pws's own variables (env) and the admin's (`pws env`); where a name is in
+        both (a formula that came to set it), pws's value counts."""
         self._write_bytes("env", appenv.render({**self.user_env(), **env}))
 
     # --- when the site goes (rmsite, issue 9 item 11)

@@ -33,6 +33,7 @@ class Site:
     health_path: str = "/"  # what the health probe requests through the site's socket
     health_timeout: int = 10  # seconds without an answer before the site counts as hung
     idle: int = 0  # minutes without a request before gunicorn stops (0: never; the socket stays)
+    keep_releases: int = 5  # earlier releases kept for `pws rollback`, besides the live one
     database: str = ""  # "", "sqlite" or "postgresql"
     source: str = ""  # where the project was copied from, for the record
     options: dict[str, str] = field(default_factory=dict)  # formula-specific settings
@@ -77,7 +78,7 @@ class Site:
 # What each field must be: its type, and how to say so.
 _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirements": list,
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
-          "health_timeout": int, "idle": int, "database": str, "source": str, "options": dict}
+          "health_timeout": int, "idle": int, "keep_releases": int, "database": str, "source": str, "options": dict}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
          dict: "a table of strings"}

@@ -25,6 +25,7 @@ INT_RANGES = {
     "timeout": (1, 3600, "seconds"),
     "health_timeout": (1, 300, "seconds"),
     "idle": (0, 10080, "minutes"),
+    "keep_releases": (1, 100, "releases"),
 }
 
 

@@ -292,14 +292,14 @@ class DjangoFormula(Formula):
     def work_dir(self, ctx: Context) -> Path:
         return self.project_dir(ctx)  # where manage.py is
 
-    def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
-        project = str(self.project_dir(ctx))  # validated: relative, no "..", links refused
-        return {"chdir": project, "pythonpath": project}
+    def project_subdir(self, site) -> str:
+        return site.options.get("project_dir", ".")  # validated: relative, no "..", no links
 
     def configure(self, ctx: Context) -> bool:
         site = ctx.site
-        site.aliases = {"/static/": "static/django", "/media/": "media"}
-        static_root = ctx.home / "static" / "django"
+        # The live release's collectstatic output: each release has its own (releases.py).
+        site.aliases = {"/static/": "current/static/django", "/media/": "media"}
+        static_root = ctx.static_dir / "django"
         uid, gid = runas.ids(site.user)
         safefs.make_dir(static_root.parent, 0o755, 0, 0)
         safefs.make_dir(static_root, 0o755, uid, gid)  # collectstatic runs as the site user
@@ -340,10 +340,23 @@ class DjangoFormula(Formula):
         return [ctx.site.health_path, *admin]
 
     def deploy_hooks(self, ctx: Context) -> None:
+        """The release steps: a snapshot of the database when migrations are pending (kept with
+        the release, for `pws rollback --restore-db`), migrate, collectstatic into the
+        release's own static dir (the live release keeps its files until the switch)."""
+        if ctx.database is not None and self._migrations_pending(ctx):
+            label = f"release-{ctx.release.id}" if ctx.release else "before-migrate"
+            with ctx.ui.step("copying the database before migrating"):
+                ctx.release.meta["snapshot"] = ctx.database.snapshot(ctx.site, label)
         for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--clear"]):
             with ctx.ui.step(f"manage.py {step[0]}"):
                 self._manage(ctx, ["manage.py", *step], f"manage.py {step[0]} failed")
         self._enable_cleanup(ctx)
+
+    def _migrations_pending(self, ctx: Context) -> bool:
+        """`migrate --check` exits 1 when migrations are unapplied."""
+        proc = ctx.run_as_site([str(ctx.venv / "bin" / "python"), "manage.py", "migrate",
+                                "--check", "--noinput"], problem="", cwd=self.project_dir(ctx))
+        return proc.returncode != 0
 
     # --- the session-cleanup timer (systemd only)
     @staticmethod

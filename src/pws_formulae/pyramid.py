@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pws import formulae, pins, safefs
 from pws.errors import CommandFailed, InvalidInput
-from pws.formulae import Context, Formula
+from pws.formulae import AppRelative, Context, Formula
 
 PACKAGE = "webapp"
 INI_NAMES = ("production.ini", "app.ini", "deploy.ini")  # tried first, in this order
@@ -118,7 +118,8 @@ class PyramidFormula(Formula):
 
     def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
         # gunicorn loads a paste app when `paste` is set; the URI comes from wsgi_app.
-        return {"paste": self._ini(ctx), "wsgi_app": f"config:{self._ini(ctx)}"}
+        ini = ctx.site.options["ini"]
+        return {"paste": AppRelative(ini), "wsgi_app": AppRelative(ini, prefix="config:")}
 
     def check_app(self, ctx: Context) -> None:
         ini = ctx.site.options["ini"]

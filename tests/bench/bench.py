@@ -41,7 +41,7 @@ def app(environ, start_response):
 TINY = "def app(e, s):\n    s('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n"
 BARE_NGINX = """server {
     listen 127.0.0.1:8080;
-    location /static/ { alias /srv/pws/hello/static/copies/static/; }
+    location /static/ { alias /srv/pws/hello/current/static/copies/static/; }
 }
 """
 
@@ -148,6 +148,28 @@ def mksite_times(b: Bench) -> list[tuple]:
     return rows
 
 
+def releases(b: Bench) -> list[tuple]:
+    """pws deploy of an unchanged project (wsgi and Django), pws rollback, and what a deploy
+    costs the requests served meanwhile (wrk through nginx, deploys back to back)."""
+    wsgi = b.keep("deploy wsgi unchanged", [b.timed("pws deploy hello --from /root/hello")
+                                            for _ in range(3)])
+    django = b.keep("deploy django unchanged (pws apply)", [b.timed("pws apply dj")
+                                                            for _ in range(3)])
+    back = b.keep("rollback wsgi", [b.timed("pws rollback hello") for _ in range(3)])
+    steady = b.wrk("http://127.0.0.1/", "hello.example.org", keepalive=True)
+    b.sh("systemd-run --unit=bench-deploys sh -c 'for i in 1 2 3 4 5 6 7 8; do "
+         "pws deploy hello --from /root/hello >/dev/null 2>&1; done'")
+    during = b.wrk("http://127.0.0.1/", "hello.example.org", keepalive=True)
+    b.sh("while systemctl is-active -q bench-deploys; do sleep 0.2; done")
+    b.raw["wrk while deploying"] = [steady, during]
+    return [("pws deploy, unchanged wsgi project", f"{wsgi:.2f} s", "", None),
+            ("pws deploy, unchanged Django project", f"{django:.2f} s", "pws apply", None),
+            ("pws rollback (wsgi) vs an unchanged deploy", f"{back:.2f} s vs {wsgi:.2f} s", "",
+             back / wsgi),
+            ("hello req/s while deploying vs steady", f"{during['rps']:.0f} vs {steady['rps']:.0f}",
+             f"errors: {during['errors'] or 'none'}", during["rps"] / steady["rps"])]
+
+
 def nginx_reload(b: Bench) -> float:
     code = ("import time; from pws.paths import Paths; from pws.nginx.server import NginxServer; "
             "s = NginxServer(Paths.from_env()); t = time.monotonic(); s.reload(); "
@@ -243,7 +265,8 @@ def print_table(rows: list[tuple], machine: str) -> None:
         print(f"  {name.ljust(width)}  {figure:<24} {ratio_text:<12} {detail}")
 
 
-PARTS = ("throughput", "static_files", "idle_and_cold_start", "mksite_times", "scaling")
+PARTS = ("throughput", "static_files", "idle_and_cold_start", "mksite_times", "releases",
+         "scaling")
 
 
 def _chosen_parts(names: list[str]):

@@ -6,7 +6,9 @@ import pytest
 from pws.deploy import Deployer
 from pws.errors import NginxConfigError
 from pws.fsutil import write_atomic
+from pws.formulae.wsgi import WsgiFormula
 from pws.nginx import compare
+from pws.releases import Releases
 from pws.site import Site
 from pws.ui import UI
 
@@ -26,13 +28,17 @@ def hello(private_nginx, site_venv, gunicorn_for):
     paths = web.paths
     site = Site(name="hello", formula="wsgi", app="hello:app", domains=["hello.example.org"],
                 static={"/static/": "static"})
-    app_dir = paths.app_dir("hello")
+    releases = Releases(paths, "hello")
+    paths.site_home("hello").mkdir(parents=True)
+    release = releases.begin(source="test", by="test")
+    app_dir = release.app
     (app_dir / "static").mkdir(parents=True)
     (app_dir / "hello.py").write_text(APP)
     (app_dir / "static" / "style.css").write_text("body { color: teal }\n")
+    releases.switch(release)
     deployer = Deployer(paths, UI(quiet=True), web, services=None)
-    deployer.sync_static(site)
-    write_atomic(paths.gunicorn_conf("hello"), deployer.render_gunicorn(site))
+    deployer.sync_static(site, release)
+    write_atomic(paths.gunicorn_conf("hello"), deployer.render_gunicorn(site, WsgiFormula()))
     gunicorn_for(site_venv, paths.gunicorn_conf("hello"), paths.socket("hello"))
     return site, deployer
 

@@ -132,10 +132,10 @@ def test_a_hostile_repo_publishes_nothing_and_changes_nothing_outside(prepared):
         assert response.status == 404, (path, response.status, response.body[:200])
     assert request(ct, "hostile.example.org", "/static/style.css").status == 200
     assert etc_state(ct) == before
-    published = ct.run("find /srv/pws/hostile/static -printf '%y %p\\n'").stdout
+    published = ct.run("find /srv/pws/hostile/current/static/ -printf '%y %p\\n'").stdout
     assert "leak" not in published and "etcdir" not in published, published
     # The links stay links in app/ (the site's own code may use them, with its own rights).
-    assert ct.run("stat -c %F /srv/pws/hostile/app/assets").stdout.strip() == "symbolic link"
+    assert ct.run("stat -c %F /srv/pws/hostile/current/app/assets").stdout.strip() == "symbolic link"
 
 
 def test_no_site_or_dependency_code_ever_runs_as_root(prepared):
@@ -152,13 +152,13 @@ def test_no_site_or_dependency_code_ever_runs_as_root(prepared):
 
 def test_the_build_leaves_the_trees_sealed(prepared):
     ct = prepared
-    owners = ct.run("find /srv/pws/hostile/app /srv/pws/hostile/venv ! -type l "
+    owners = ct.run("find /srv/pws/hostile/current/app/ /srv/pws/hostile/current/venv/ ! -type l "
                     "-printf '%u:%g\\n' | sort -u").stdout.split()
     assert owners == ["root:pws-hostile"], owners
-    writable = ct.run("runuser -u pws-hostile -- find /srv/pws/hostile/app "
-                      "/srv/pws/hostile/venv -writable ! -type l").stdout
+    writable = ct.run("runuser -u pws-hostile -- find /srv/pws/hostile/current/app/ "
+                      "/srv/pws/hostile/current/venv/ -writable ! -type l").stdout
     assert writable == "", writable
-    listed = set(ct.run("ls /srv/pws/hostile/app").stdout.split())
+    listed = set(ct.run("ls /srv/pws/hostile/current/app").stdout.split())
     assert listed == {"assets", "hello.py", "__pycache__", "static"}, listed  # no build/ left
 
 
@@ -169,7 +169,7 @@ def test_settings_are_never_written_through_a_link_of_the_repo(prepared):
     before = etc_state(ct)
     ct.run(f"mksite django lshop --from {src} --domain lshop.example.org --yes", timeout=600)
     assert etc_state(ct) == before
-    kind = ct.run("stat -c '%F %U %G %a' /srv/pws/lshop/app/pws_settings.py").stdout.strip()
+    kind = ct.run("stat -c '%F %U %G %a' /srv/pws/lshop/current/app/pws_settings.py").stdout.strip()
     assert kind == "regular file root pws-lshop 640", kind
     assert request(ct, "lshop.example.org", "/").status < 500
     ct.run("rmsite lshop --delete-source --drop-database --yes")
@@ -185,7 +185,7 @@ def test_a_daemon_left_by_the_build_cannot_write_the_sealed_code(prepared):
     assert ct.exists(f"{PROBE_DIR}/daemon-started"), "the daemon never started: proves nothing"
     time.sleep(2)
     assert not ct.exists(f"{PROBE_DIR}/daemon-wrote")
-    assert ct.read_file("/srv/pws/dmn/app/hello.py") == HELLO
+    assert ct.read_file("/srv/pws/dmn/current/app/hello.py") == HELLO
     assert "left running" in made.stderr, made.stderr
     outside = ct.run("for pid in $(pgrep -u pws-dmn); do grep -L 'pws-site@dmn.service' "
                      "/proc/$pid/cgroup; done", check=False).stdout

@@ -51,7 +51,7 @@ def test_role_and_database_are_made_owned_by_the_site(ct, shop):
 
 def test_the_site_user_connects_by_peer_authentication(ct, shop):
     assert pg(ct, "SELECT current_user", db="pws-shop", user="pws-shop") == "pws-shop"
-    settings = ct.read_file("/srv/pws/shop/app/pws_settings.py")
+    settings = ct.read_file("/srv/pws/shop/current/app/pws_settings.py")
     assert "'ENGINE': 'django.db.backends.postgresql'" in settings
     assert "PASSWORD" not in settings and "'HOST': '/var/run/postgresql'" in settings
 
@@ -62,7 +62,7 @@ def test_the_password_is_kept_in_the_sites_secrets(ct, shop):
 
 
 def test_psycopg_was_installed_from_the_offline_wheelhouse(ct, shop):
-    version = ct.run(["/srv/pws/shop/venv/bin/python", "-c",
+    version = ct.run(["/srv/pws/shop/current/venv/bin/python", "-c",
                       "import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)"]).stdout
     assert version.split() == ["3.3.9", "binary"]
     assert "no-index" in ct.read_file("/etc/pip.conf")  # the container has no network at all

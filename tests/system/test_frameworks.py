@@ -125,7 +125,7 @@ def test_check_deploy_reports_only_https_warnings(ct, sites):
 
 def test_django_settings_are_overridden_not_edited(ct, sites):
     for name in ("shop", "blog"):
-        override = f"/srv/pws/{name}/app/pws_settings.py"
+        override = f"/srv/pws/{name}/current/app/pws_settings.py"
         assert ct.run(f"stat -c '%U:%G %a' {override}").stdout.strip() == f"root:pws-{name} 640"
         text = ct.read_file(override)
         assert "DEBUG = False" in text and f"ALLOWED_HOSTS = ['{name}.example.org']" in text
@@ -133,7 +133,7 @@ def test_django_settings_are_overridden_not_edited(ct, sites):
         assert "SECRET_KEY = _f.read()" in text and "django-insecure" not in text
         secret = ct.run(f"stat -c '%U %G %a' /etc/pws/secrets/{name}/secret_key").stdout.strip()
         assert secret == f"root pws-{name} 640"  # the app reads it through its group
-    ct.run(f"diff -r -x pws_settings.py -x __pycache__ {sh.CT_PROJECTS}/django_shop /srv/pws/shop/app")
+    ct.run(f"diff -r -x pws_settings.py -x __pycache__ {sh.CT_PROJECTS}/django_shop /srv/pws/shop/current/app/")
     # DEBUG off: an unknown URL gets the plain 404 page, not Django's debug page.
     missing = request(ct, "shop.example.org", "/no/such/page")
     assert missing.status == 404 and "URLconf" not in missing.body

@@ -152,7 +152,7 @@ def test_a_site_crashing_at_import_stops_restarting_and_answers_503(steady):
     ct.write_file("/root/broken/broken.py", APP.replace("time.sleep(2)", "pass"))
     ct.run("mksite wsgi broken --app broken:app --from /root/broken --domain broken.example.org "
            "--yes", timeout=600)
-    ct.write_file("/srv/pws/broken/app/broken.py", BROKEN)
+    ct.write_file("/srv/pws/broken/current/app/broken.py", BROKEN)
     ct.run(f"kill -9 {main_pid(ct, 'broken')}")
     deadline = time.monotonic() + 60
     while ct.run("systemctl is-failed pws-site@broken.socket", check=False).stdout.strip() != "failed":
@@ -178,7 +178,7 @@ def test_a_site_crashing_at_import_stops_restarting_and_answers_503(steady):
 
 def test_rolling_reload_under_load_fails_nothing_and_serves_new_code(steady):
     ct = steady
-    ct.run("sed -i 's/version-1/version-2/' /srv/pws/steady/app/steady.py")
+    ct.run("sed -i 's/version-1/version-2/' /srv/pws/steady/current/app/steady.py")
     figures = under_load(ct, 12, lambda: ct.run("pws reload steady"))
     record("pws reload (2 s import)", figures)
     assert figures["failed"] == 0, figures

@@ -89,13 +89,18 @@ def test_pws_list_status_logs(ct, hello):
     assert "== app (hello) ==" in logs and "pws-hello.access.log" in logs
 
 
-def test_reload_and_restart_keep_serving_new_code(ct, hello):
-    ct.run("sed -i 's/hello from the app/reloaded app/' /srv/pws/hello/app/hello.py")
+def test_deploy_then_reload_and_restart_keep_serving_the_new_release(ct, hello):
+    ct.run("cp -a /root/hello /root/hello-v2 && "
+           "sed -i 's/hello from the app/deployed app/' /root/hello-v2/hello.py")
+    out = ct.run("pws deploy hello --from /root/hello-v2", timeout=600)
+    assert "Release 2 of 'hello' is live" in out.stdout, out.stdout
+    wait_for_page(ct, "hello.example.org", "deployed app", within=5)
+    assert ct.run("readlink /srv/pws/hello/current").stdout.strip() == "releases/2"
     ct.run("pws reload hello")
-    wait_for_page(ct, "hello.example.org", "reloaded app")
+    wait_for_page(ct, "hello.example.org", "deployed app")
     pid = ct.run("systemctl show -p MainPID --value pws-site@hello.service").stdout.strip()
     ct.run("pws restart hello")
-    wait_for_page(ct, "hello.example.org", "reloaded app")
+    wait_for_page(ct, "hello.example.org", "deployed app")
     assert ct.run("systemctl show -p MainPID --value pws-site@hello.service").stdout.strip() != pid
 
 

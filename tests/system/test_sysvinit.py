@@ -132,7 +132,7 @@ def test_a_killed_master_is_restarted_by_the_supervisor(sysv):
 
 
 def test_init_script_reloads_new_code_and_stops_and_starts(sysv):
-    sysv.run("sed -i 's/sysv-1/sysv-2/' /srv/pws/hello/app/hello.py")
+    sysv.run("sed -i 's/sysv-1/sysv-2/' /srv/pws/hello/current/app/hello.py")
     sysv.run("/etc/init.d/pws reload")
     assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-2")
     sysv.run("/etc/init.d/pws stop")

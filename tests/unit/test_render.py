@@ -3,6 +3,7 @@ import os
 import crossplane
 
 from pws.deploy import Deployer
+from pws.formulae.wsgi import WsgiFormula
 from pws.nginx.server import NginxServer
 from pws.paths import Paths, SOURCE_TREE
 from pws.site import Site
@@ -34,26 +35,72 @@ def test_vhost_parses_and_proxies_to_the_site_socket(tmp_path):
     errors = next(d for d in server if d["directive"] == "location" and d["args"][0] == "^~")
     assert errors["args"] == ["^~", "/.pws-errors/"]
     assert ["internal"] in [[x["directive"]] for x in errors["block"]]
-    assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/static/copies/static/",
-                       "/assets/img/": f"{tmp_path}/srv/pws/blog/static/copies/assets+img/"}
+    assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/current/static/copies/static/",
+                       "/assets/img/": f"{tmp_path}/srv/pws/blog/current/static/copies/assets+img/"}
+
+
+def render_config(tmp_path, site_, formula=None, env=None):
+    paths = Paths(root=tmp_path, share=SOURCE_TREE)
+    deployer = Deployer(paths, UI(quiet=True), NginxServer(paths), services=None)
+    text = deployer.render_gunicorn(site_, formula or WsgiFormula())
+    values = {}
+    saved = dict(os.environ)
+    os.environ.pop("PWS_RELEASE", None)
+    os.environ.update(env or {})
+    try:
+        exec(compile(text, "gunicorn.conf.py", "exec"), values)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return values
 
 
 def test_gunicorn_config_is_python_with_the_site_values(tmp_path):
-    paths = Paths(root=tmp_path, share=SOURCE_TREE)
-    text = Deployer(paths, UI(quiet=True), NginxServer(paths), services=None).render_gunicorn(site())
-    values = {}
-    exec(compile(text, "gunicorn.conf.py", "exec"), values)
+    home = tmp_path / "srv/pws/blog"
+    (home / "releases/3/app").mkdir(parents=True)
+    (home / "current").symlink_to("releases/3")
+    values = render_config(tmp_path, site())
     assert values["wsgi_app"] == "blog.wsgi:create_app()"
     assert values["workers"] == 3 and values["timeout"] == 20
     assert values["bind"] == [f"unix:{tmp_path}/run/pws/blog.sock"]
     assert values["control_socket_disable"] is True
-    assert values["chdir"] == f"{tmp_path}/srv/pws/blog/app"
+    # The release current names, resolved once: the master never follows a later switch.
+    assert values["chdir"] == f"{home}/releases/3/app"
+    assert values["pythonpath"] == values["chdir"]
+
+
+def test_gunicorn_config_serves_the_release_named_by_pws_release(tmp_path):
+    home = tmp_path / "srv/pws/blog"
+    values = render_config(tmp_path, site(), env={"PWS_RELEASE": f"{home}/releases/7"})
+    assert values["chdir"] == f"{home}/releases/7/app"
+
+
+def test_gunicorn_config_reads_the_env_file_literally(tmp_path):
+    env_file = tmp_path / "etc/pws/secrets/blog/env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_bytes("A=1\nB= spaced $HOME \"q\" \\n=x\nC=é\nnot a variable\n".encode())
+    values = render_config(tmp_path, site())
+    assert values["raw_env"] == ['A=1', 'B= spaced $HOME "q" \\n=x', "C=é"]
+
+
+def test_pyramid_settings_name_files_of_the_served_release(tmp_path):
+    from pws.formulae import AppRelative
+    paths = Paths(root=tmp_path, share=SOURCE_TREE)
+    deployer = Deployer(paths, UI(quiet=True), NginxServer(paths), services=None)
+    text = deployer.render_gunicorn(site(), WsgiFormula(), {"paste": AppRelative("prod.ini")})
+    values = {}
+    os.environ["PWS_RELEASE"] = "/srv/pws/blog/releases/2"
+    try:
+        exec(compile(text, "gunicorn.conf.py", "exec"), values)
+    finally:
+        del os.environ["PWS_RELEASE"]
+    assert values["paste"] == "/srv/pws/blog/releases/2/app/prod.ini"
 
 
 def django_site():
     return Site(name="dj", formula="django", app="dj.wsgi:application", domains=["dj.example.org"],
                 static={"/assets/": "assets"},
-                aliases={"/static/": "static/django", "/media/": "media"})
+                aliases={"/static/": "current/static/django", "/media/": "media"})
 
 
 def parsed_server(tmp_path, site_, listen=("80",)):

@@ -15,6 +15,7 @@ TUNABLES = {
     "health_path": (str, "path the health probe requests"),
     "health_timeout": (int, "seconds without an answer before the site counts as hung"),
     "idle": (int, "minutes without a request before gunicorn stops (0: never)"),
+    "keep_releases": (int, "earlier releases kept for pws rollback"),
 }
 
 

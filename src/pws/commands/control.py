@@ -8,6 +8,7 @@ from ..environment import Env
 from ..errors import InvalidInput
 from ..locks import site_lock
 from ..transaction import Transaction
+from .deploy_cmd import redeploy_live
 
 
 def _targets(args: argparse.Namespace, env: Env) -> list[str]:
@@ -54,6 +55,5 @@ def apply_locked(env: Env, name: str) -> None:
     site = sitemod.load(env.paths, name)
     formula = formulae.load(site.formula, env.paths)
     env.ui.say(f"applying {name}")
-    # An existing site is not rolled back to nothing: each step keeps its own safety
-    # (nginx changes are validated and reverted, gunicorn reloads without dropping requests).
-    env.deployer.apply_site(site, formula, Transaction(), fresh=False)
+    # A new release of the live code: a failure anywhere leaves the live release serving.
+    redeploy_live(env, site, formula, "pws apply")

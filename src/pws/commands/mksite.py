@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from .. import databases, formulae, pending, probe, safefs, site as sitemod, users, validate
-from ..build import SiteBuild
+from ..releases import Releases
 from ..defaults import site_defaults
 from ..environment import Env
 from ..errors import InvalidInput, NotReady
@@ -147,29 +147,35 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     tx.on_rollback("remove secrets", lambda: shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True))
     tx.on_rollback("remove the pip cache", lambda: shutil.rmtree(paths.site_pip_cache(site.name),
                                                                  ignore_errors=True))
-    ctx = formulae.Context(site, paths, ui, tx)
     env.deployer.make_site_dirs(site)
-    if source:
-        with ui.step(f"copying {source}"):
-            skipped = safefs.copy_tree(source, paths.app_dir(site.name), keep_links=True,
-                                       ignore=COPY_IGNORE)
-        for path in skipped[:10]:
-            ui.warn(f"not copied (not a file, directory or link): {path}")
-    if ctx.database:
-        with ui.step(f"creating the {ctx.database.describe(site)}"):
-            ctx.database.create(site, tx)
-    with SiteBuild(paths, site, ui, keep=set) as build:  # nothing of the site runs yet
-        with ui.step("creating the venv"):
-            build.create_venv()
-        if not source:
-            formula.new_project(ctx, args)
-        site.check()
-        env.deployer.install_requirements(build, formula, ctx)
-        build.compile_app()
-    tx.on_rollback("remove the site definition", lambda: paths.site_file(site.name).unlink(missing_ok=True))
-    sitemod.save(paths, site)
-    env.deployer.apply_site(site, formula, tx, fresh=True)
-    _wait_until_live(env, site, formula, ctx)
+    database = databases.for_site(site, paths)
+    if database:
+        with ui.step(f"creating the {database.describe(site)}"):
+            database.create(site, tx)
+    tx.on_rollback("remove the site definition",
+                   lambda: paths.site_file(site.name).unlink(missing_ok=True))
+    new_project = None if source else (lambda ctx: formula.new_project(ctx, args))
+    release = env.deployer.new_release(site, tx, str(source or "new project"))
+    env.deployer.build_release(site, formula, tx, release, fill=lambda r: _fill(ui, source, r),
+                               new_project=new_project)
+    Releases(paths, site.name).switch(release)  # nothing serves yet: release 1 is live at once
+    tx.on_rollback("stop the site's service", lambda: env.services.uninstall(site.name))
+    env.deployer.publish(site, formula, tx)
+    with ui.step("starting gunicorn"):
+        env.services.start(site.name)
+    _wait_until_live(env, site, formula, formulae.Context(site, paths, ui, tx, release))
+
+
+def _fill(ui, source: Path | None, release) -> None:
+    """Release 1's code: a copy of --from (links kept as links, never followed), or nothing
+    yet (the formula's new project is made in the build)."""
+    if source is None:
+        safefs.make_dir(release.app, 0o750, 0, 0)
+        return
+    with ui.step(f"copying {source}"):
+        skipped = safefs.copy_tree(source, release.app, keep_links=True, ignore=COPY_IGNORE)
+    for path in skipped[:10]:
+        ui.warn(f"not copied (not a file, directory or link): {path}")
 
 
 def _wait_until_live(env: Env, site: Site, formula, ctx) -> None:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 
 from .. import databases, formulae, pending, runas, safefs, site as sitemod, users
 from ..environment import Env
 from ..fsutil import remove_path
 from ..locks import site_lock
+from ..releases import Releases
 from ..secrets_store import SecretsStore
 from ..transaction import Transaction
 
@@ -156,13 +158,20 @@ def _formula_or_none(env: Env, name: str):
 
 
 def _remove_home(env: Env, name: str, delete_source: bool, keep_data: bool) -> None:
-    """Derived dirs always go; the source too if asked; data/ (SQLite) only with its drop."""
+    """Derived dirs always go; the source too if asked (else the live release's code is kept
+    as app/); data/ (SQLite) only with its drop."""
     home = env.paths.site_home(name)
     users.kill_leftovers(f"pws-{name}")  # nothing of the site may change the tree meanwhile
-    doomed = ["venv", "static"] + (["app", "media"] if delete_source else [])
+    live = Releases(env.paths, name).current()
+    if live is not None and not delete_source and not (home / "app").exists():
+        os.rename(live.app, home / "app")  # root's dirs on one filesystem: no copy, no link
+    doomed = ["venv", "static", "releases", "venvs", "current"] + (
+        ["app", "media"] if delete_source else [])
     if not keep_data and delete_source:
         doomed.append("data")
     for sub in doomed:
+        if (home / sub).is_symlink():
+            (home / sub).unlink()
         shutil.rmtree(home / sub, ignore_errors=True)
     with contextlib.suppress(OSError):
         home.rmdir()  # empty once nothing was kept

@@ -28,6 +28,13 @@ class Database(Protocol):
 
     def python_requirements(self) -> list[str]: ...
 
+    def snapshot(self, site: Site, label: str) -> str:
+        """A copy of the database now (before a release migrates it), made as the site user
+        into its data/snapshots/; its path, or "" if there is nothing to copy yet."""
+
+    def restore(self, site: Site, snapshot: str) -> None:
+        """Put a snapshot back (as the site user): writes since it was taken are lost."""
+
     def drop_tables(self, site: Site) -> str: ...
 
     def drop_database(self, site: Site) -> str: ...

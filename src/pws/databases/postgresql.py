@@ -90,6 +90,26 @@ class PostgreSQL:
         return {"NAME": site.user, "USER": site.user, "PASSWORD": password, "HOST": SOCKET_DIR,
                 "URL": f"postgresql://{site.user}@/{site.user}?host={SOCKET_DIR}"}
 
+    def _as_site(self, site: Site, argv: list[str], problem: str):
+        from .. import runas
+        return runas.run_as(site.user, argv, env=runas.base_env(self.paths.site_home(site.name)),
+                            cwd="/", problem=problem, fix="see the message above.")
+
+    def snapshot(self, site: Site, label: str) -> str:
+        """pg_dump as the site's own role (peer authentication over the local socket)."""
+        directory = self.paths.site_home(site.name) / "data" / "snapshots"
+        dest = directory / f"{label}.dump"
+        self._as_site(site, ["mkdir", "-p", "-m", "0700", str(directory)], "Could not make "
+                      f"{directory}:")
+        self._as_site(site, ["pg_dump", "-h", SOCKET_DIR, "-Fc", "-f", str(dest), site.user],
+                      "pg_dump could not copy the database before migrating:")
+        return str(dest)
+
+    def restore(self, site: Site, snapshot: str) -> None:
+        self._as_site(site, ["pg_restore", "-h", SOCKET_DIR, "--clean", "--if-exists",
+                             "--no-owner", "-d", site.user, snapshot],
+                      "pg_restore could not put the snapshot back:")
+
     def python_requirements(self) -> list[str]:
         return [pins.PSYCOPG]
 

@@ -33,6 +33,25 @@ db.commit()
 db.close()
 print(len(tables))
 '''
+# Run as the site user: argv[1] copied into argv[2] with SQLite's online backup (consistent
+# while the app writes); prints the destination, or nothing when argv[1] does not exist.
+BACKUP = r'''
+import os, sqlite3, stat, sys
+src, dest = sys.argv[1], sys.argv[2]
+try:
+    if not stat.S_ISREG(os.lstat(src).st_mode):
+        sys.exit(f"{src} is not a plain file: no copy made.")
+except FileNotFoundError:
+    sys.exit(0)
+os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+target = sqlite3.connect(dest)
+source.backup(target)
+target.close()
+source.close()
+print(dest)
+'''
+SNAPSHOTS = "snapshots"
 
 
 class SQLite:
@@ -79,6 +98,20 @@ class SQLite:
 
     def python_requirements(self) -> list[str]:
         return []
+
+    def _backup(self, site: Site, src: str, dest: str, problem: str) -> str:
+        proc = runas.run_as(site.user, [SYSTEM_PYTHON, "-I", "-c", BACKUP, src, dest],
+                            env=runas.base_env(self.paths.site_home(site.name)), cwd="/",
+                            problem=problem, fix="see the message above; nothing was changed.")
+        return proc.stdout.strip()
+
+    def snapshot(self, site: Site, label: str) -> str:
+        dest = self.data_dir(site) / SNAPSHOTS / f"{label}.sqlite3"
+        return self._backup(site, str(self.file(site)), str(dest),
+                            "Could not copy the SQLite database before migrating:")
+
+    def restore(self, site: Site, snapshot: str) -> None:
+        self._backup(site, snapshot, str(self.file(site)), "Could not restore the SQLite database:")
 
     def drop_tables(self, site: Site) -> str:
         path = self.file(site)

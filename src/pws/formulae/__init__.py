@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import appenv, databases, runas, safefs
 from ..errors import InvalidInput, PwsError
 from ..paths import Paths
+from ..releases import Release, Releases
 from ..secrets_store import SecretsStore
 from ..site import Site
 from ..transaction import Transaction
@@ -29,6 +30,17 @@ def project_requires(app_dir: Path, dist: str) -> bool:
                for name in REQUIREMENT_FILES)
 
 
+@dataclass(frozen=True)
+class AppRelative:
+    """A gunicorn setting naming a file of the release's code: rendered relative to the
+    release the master serves, never to one release's path."""
+    path: str
+    prefix: str = ""
+
+    def render(self) -> str:
+        return f'{self.prefix!r} + _os.path.join(_release, "app", {self.path!r})'
+
+
 def write_skeleton(ctx: "Context", files: dict[str, str]) -> None:
     """A new project's files (relative path -> text) under the app dir, which the site user
     owns while it is built: written without following anything, owned by the site user."""
@@ -42,19 +54,31 @@ def write_skeleton(ctx: "Context", files: dict[str, str]) -> None:
 
 @dataclass
 class Context:
-    """What a formula may use while making or removing a site."""
+    """What a formula may use while making or removing a site. release: the one being built
+    (default: the live one); its real paths, since root follows no link."""
     site: Site
     paths: Paths
     ui: UI
     tx: Transaction
+    release: Release | None = None
+
+    def _release(self) -> Release:
+        if self.release is None:
+            self.release = Releases(self.paths, self.site.name).live()
+        return self.release
 
     @property
     def app_dir(self) -> Path:
-        return self.paths.app_dir(self.site.name)
+        return self._release().app
 
     @property
     def venv(self) -> Path:
-        return self.paths.venv_dir(self.site.name)
+        return self._release().venv
+
+    @property
+    def static_dir(self) -> Path:
+        """The release's own static dir (nginx serves it through `current/static`)."""
+        return self._release().static
 
     @property
     def home(self) -> Path:
@@ -69,7 +93,7 @@ class Context:
         return databases.for_site(self.site, self.paths)
 
     def site_env(self) -> dict[str, str]:
-        """The environment the app runs with (also written as the unit's EnvironmentFile).
+        """The environment the app runs with (the file its gunicorn config reads).
 
         Only ever given to the site's own programs, after the switch to the site user. Values
         are exact (appenv: literal lines, split at LF and the first '=')."""
@@ -139,6 +163,10 @@ class Formula:
     def ready_paths(self, ctx: Context) -> list[str]:
         """What must answer below 500 through nginx before the site counts as live."""
         return [ctx.site.health_path]
+
+    def project_subdir(self, site: Site) -> str:
+        """Where gunicorn runs the app from, relative to the release's app/ (its sys.path)."""
+        return "."
 
     def gunicorn_settings(self, ctx: Context) -> dict[str, object]:
         """Extra gunicorn settings (e.g. paste for ini-based apps)."""

@@ -71,7 +71,7 @@ class NginxServer:
         home = self.paths.site_home(site.name)
         # Copies pws made (root-owned, links never copied) need no link check: it costs an
         # openat per path component of every request. Aliases are dirs the site writes.
-        targets = {url: (static_target(self.paths, site.name, url), False, None)
+        targets = {url: (static_target(self.paths.static_root(site.name), url), False, None)
                    for url in site.static}
         targets.update({url: (home / d, d == "media" or d.startswith("media/"), home)
                         for url, d in site.aliases.items()})
@@ -354,11 +354,11 @@ def _private_log(dirfd: int, log: Path, uid: int, gid: int) -> None:
         os.close(fd)
 
 
-def static_target(paths: Paths, name: str, url: str) -> Path:
-    """Where nginx serves a copied static URL prefix from: static/copies/SLUG, one dir per
+def static_target(static_root: Path, url: str) -> Path:
+    """Where a copied static URL prefix is served from: STATIC/copies/SLUG, one dir per
     prefix ('/' becomes '+', which no prefix holds), apart from what a formula writes there
-    (Django's static/django)."""
-    return paths.static_root(name) / "copies" / url.strip("/").replace("/", "+")
+    (Django's static/django). nginx serves the live release's through `current/static`."""
+    return static_root / "copies" / url.strip("/").replace("/", "+")
 
 
 def _read(path: Path) -> str | None:

@@ -29,6 +29,10 @@ class ServiceManager(Protocol):
     def reload(self, name: str) -> None:
         """Load new code without dropping or stalling a request (rolling worker replacement)."""
 
+    def switch(self, name: str) -> None:
+        """Serve the release `current` names now: a new master for it (new venv, config and
+        environment), the old one retired once the new workers are up; no request lost."""
+
     def reload_config(self, name: str) -> None:
         """Make gunicorn re-read its config (HUP); requests may wait for the app's import."""
 

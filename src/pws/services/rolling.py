@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import procs
@@ -47,3 +48,45 @@ def rolling_reload(master: int, ready_dir: Path, boot_timeout: float) -> int:
         os.kill(master, signal.SIGTTOU)
         _wait(lambda: not procs.alive(retiring), boot_timeout)
     return len(old)
+
+
+NEW_MASTER_SECONDS = 15
+
+
+def switch_master(old: int, find_new: Callable[[], int], ready_dir: Path,
+                  boot_timeout: float) -> int:
+    """USR2 to the old master; wait until find_new() names the new one and all its workers
+    marked themselves ready, then stop the old one gracefully (TERM: in-flight requests
+    finish). Returns the new master's pid; raises CommandFailed if it does not come up."""
+    workers = len(procs.children(old)) or 1
+    os.kill(old, signal.SIGUSR2)
+    new = [0]
+
+    def new_found() -> bool:
+        new[0] = find_new()
+        return bool(new[0])
+
+    # The new master says so before it loads the app: it is there in seconds, or never
+    # (it died at start; the old master, which reaps it, serves on meanwhile).
+    if not _wait(new_found, min(NEW_MASTER_SECONDS, boot_timeout)):
+        raise CommandFailed("The new release's gunicorn master did not start.",
+                            "see `pws logs NAME`.")
+
+    def new_ready() -> bool:
+        kids = procs.children(new[0])
+        return len([p for p in kids if (ready_dir / f"worker-{p}.ready").exists()]) >= workers
+
+    if not _wait(new_ready, boot_timeout):
+        # Left as it is: the caller puts `current` back, then restarts the service.
+        raise CommandFailed(f"The new master's workers were not up within {boot_timeout:.0f}s.",
+                            "see `pws logs NAME`.")
+    _kill(old, signal.SIGTERM)
+    _wait(lambda: not procs.alive(old), boot_timeout)
+    return new[0]
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -10,7 +10,7 @@ from .. import procs
 from ..runner import run
 from ..runas import ids
 from . import ServiceStatus
-from .rolling import rolling_reload
+from .rolling import rolling_reload, switch_master
 
 RUNTIME = Path("/run/pws-site")  # RuntimeDirectory=pws-site/%i of the service
 
@@ -48,6 +48,22 @@ class Systemd:
             self._ctl("start", socket)
             return
         rolling_reload(pid, RUNTIME / name, boot_timeout)
+
+    def switch(self, name: str, boot_timeout: float = 60) -> None:
+        """USR2: gunicorn forks a new master that execs the new release's venv and tells
+        systemd it is the main process (the generated config's when_ready); once its workers
+        are ready the old master is stopped gracefully. Not running: the socket starts the new
+        release on the next request."""
+        _, service = units(name)
+        old = _int(_show(service, "MainPID")["MainPID"]) or 0
+        if not old:
+            return
+
+        def new_master() -> int:
+            pid = _int(_show(service, "MainPID")["MainPID"]) or 0
+            return pid if pid != old else 0
+
+        switch_master(old, new_master, RUNTIME / name, boot_timeout)
 
     def reload_config(self, name: str) -> None:
         """gunicorn's HUP: re-reads its config (worker count, timeout); stalls for the import."""

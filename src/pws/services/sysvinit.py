@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 from .. import runas, safefs
+from ..spawn import spawn_with_socket
 from .. import procs
+from ..errors import CommandFailed
 from ..paths import Paths
 from ..runner import run
 from . import ServiceStatus
@@ -30,7 +32,6 @@ from .rolling import rolling_reload
 RESTART_DELAY = 1.0
 BURST, INTERVAL = 5, 60.0
 BACKLOG = 2048  # as pws-site@.socket
-LISTEN_FD = 3  # SD_LISTEN_FDS_START
 
 
 class SysVInit:
@@ -102,6 +103,24 @@ class SysVInit:
             return
         rolling_reload(master, self.ready_dir(name), boot_timeout)
 
+    def switch(self, name: str, boot_timeout: float = 60) -> None:
+        """The supervisor stops gunicorn (gracefully) and starts it from the new release at
+        once, keeping the socket: requests wait in it for the app's boot, none is refused."""
+        old = self._pid(self._gunicorn_pidfile(name))
+        supervisor = self._pid(self._supervisor_pidfile(name))
+        if not (old and supervisor):
+            self.start(name)
+            return
+        os.kill(supervisor, signal.SIGHUP)
+        deadline = time.monotonic() + boot_timeout
+        while time.monotonic() < deadline:
+            new = self._pid(self._gunicorn_pidfile(name))
+            if new and new != old and _workers_ready(new, self.ready_dir(name)):
+                return
+            time.sleep(0.05)
+        raise CommandFailed(f"Site '{name}' did not start its new release within "
+                            f"{boot_timeout:.0f}s.", f"see {self.log_file(name)}.")
+
     def reload_config(self, name: str) -> None:
         master = self._pid(self._gunicorn_pidfile(name))
         if master:
@@ -139,6 +158,11 @@ class SysVInit:
         return ["tail", "-n", str(lines)] + (["-F"] if follow else []) + [str(self.log_file(name))]
 
 
+def _workers_ready(master: int, ready_dir: Path) -> bool:
+    workers = procs.children(master)
+    return bool(workers) and all((ready_dir / f"worker-{p}.ready").exists() for p in workers)
+
+
 def _tail(path: Path, lines: int) -> list[str]:
     try:
         return path.read_text(errors="replace").splitlines()[-lines:]
@@ -152,6 +176,7 @@ def supervise(name: str) -> int:
     supervisor = _Supervisor(manager, name)
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)
+    signal.signal(signal.SIGHUP, supervisor.switch)
     try:
         return supervisor.run()
     finally:
@@ -166,10 +191,17 @@ class _Supervisor:
         self.paths = manager.paths
         self.user = f"pws-{name}"
         self.stopping = False
+        self.switching = False  # HUP: start gunicorn again from the new release, not a crash
         self.child = 0  # the gunicorn master's pid while it runs
 
     def stop(self, signum=None, frame=None) -> None:
         self.stopping = True
+        if self.child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signal.SIGTERM)
+
+    def switch(self, signum=None, frame=None) -> None:
+        self.switching = True
         if self.child:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.child, signal.SIGTERM)
@@ -185,6 +217,9 @@ class _Supervisor:
             code = self._run_gunicorn(listener.fileno(), ready)
             if self.stopping:
                 break
+            if self.switching:
+                self.switching = False
+                continue
             crashes = [t for t in crashes if time.monotonic() - t < INTERVAL] + [time.monotonic()]
             _log(log, f"pws: gunicorn exited ({code}); restart {len(crashes)}")
             if len(crashes) >= BURST:
@@ -201,8 +236,8 @@ class _Supervisor:
         try:
             argv = [str(self.paths.venv_dir(self.name) / "bin" / "gunicorn"),
                     "--config", str(self.paths.gunicorn_conf(self.name))]
-            env = {**_site_env(self.paths, self.name, log_fd), "RUNTIME_DIRECTORY": str(ready)}
-            self.child = _spawn_as(self.user, argv, env, self.paths.app_dir(self.name),
+            env = {**_base_env(self.paths, self.name), "RUNTIME_DIRECTORY": str(ready)}
+            self.child = spawn_with_socket(self.user, argv, env, self.paths.app_dir(self.name),
                                    log_fd, listen_fd)
         finally:
             os.close(log_fd)
@@ -214,39 +249,6 @@ class _Supervisor:
         self.child = 0
         _remove_entry(pidfile)
         return os.waitstatus_to_exitcode(status)
-
-
-def _spawn_as(user: str, argv: list[str], env: dict[str, str], cwd: Path, log_fd: int,
-              listen_fd: int) -> int:
-    """Start argv as user (its own group only), in a new session, with the listening socket as
-    fd 3 under systemd's socket-passing protocol (LISTEN_FDS, LISTEN_PID: gunicorn then leaves
-    the socket's path alone when it stops, as under systemd); its pid.
-
-    Not subprocess: LISTEN_PID must be the child's own pid, known only after the fork. The
-    switch to the user comes before exec, so the site's env reaches only the site's program."""
-    uid, gid = runas.ids(user)
-    pid = os.fork()
-    if pid:
-        return pid
-    try:  # the child: nothing here may return into the supervisor's code
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.dup2(listen_fd, LISTEN_FD)
-        os.set_inheritable(LISTEN_FD, True)
-        os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-        os.umask(0o027)
-        os.chdir(cwd)  # as the site user: the app dir is reached with its rights
-        os.execve(argv[0], argv, {**env, "LISTEN_FDS": "1", "LISTEN_PID": str(os.getpid())})
-    except OSError as exc:
-        os.write(2, f"pws: cannot start {argv[0]} as {user}: {exc}\n".encode())
-    finally:
-        os._exit(127)
 
 
 def _listen(path: Path) -> socket.socket:
@@ -296,16 +298,10 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _site_env(paths: Paths, name: str, log_fd: int) -> dict[str, str]:
-    """The env gunicorn runs with (read by root, given only to the site user's program)."""
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(paths.site_home(name))}
-    try:
-        text = (safefs.read_file(paths.secrets_dir(name) / "env") or b"").decode()
-    except safefs.UnsafePath as exc:
-        os.write(log_fd, f"pws: {exc}: starting without the site's env\n".encode())
-        return env
-    env.update(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    return env
+def _base_env(paths: Paths, name: str) -> dict[str, str]:
+    """What gunicorn starts with; the app's own variables are read by its config (as the site
+    user), so root never reads or passes them."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(paths.site_home(name))}
 
 
 def _log(path: Path, line: str) -> None:
