@@ -5,15 +5,13 @@ SecretsStore.write_env merges them with pws's own into the site's `env` file, wh
 process of the site gets (units, `pws run`, `pws manage`, hooks). Both files hold literal
 `KEY=VALUE` lines, split at the first `=`: no quoting, no escapes, so a value is any bytes but
 NUL, LF and CR, kept exactly (str here, decoded with surrogateescape; bytes on disk).
-CR is refused with LF: systemd's EnvironmentFile= parser ends a line at either, so a CR in a
-value would inject a second variable. docs/security.md lists the reserved names and why.
+CR is refused with LF: readers that take CR as a line end (Python's text files, which the
+gunicorn config reads it as; systemd's EnvironmentFile=) would see a second variable there.
+docs/security.md lists the reserved names and why.
 
-Until the site's service reads the env file itself (SERVICE_READS_EXACT_VALUES), the values
-its readers would change are refused too: systemd's EnvironmentFile= (252, as tested) strips
-spaces and tabs at either end, eats backslashes (one at the end joins the next line), lets a
-leading quote swallow the lines after it (pws's own variables among them), and fails the
-unit on bytes that are not UTF-8 or on a Unicode noncharacter; sysvinit's supervisor splits
-lines at Python's line boundaries (VT, FF, FS, GS, RS, NEL, U+2028, U+2029).
+The service gets the file through its gunicorn config as gunicorn's `raw_env`, whose
+validator strips each KEY=VALUE entry: white space at the end of a value would be lost, so
+such values are refused (changed_by_service) until the config sets the variables itself.
 """
 from __future__ import annotations
 
@@ -27,10 +25,6 @@ MAX_NAME = 128
 MAX_VALUE = 32 * 1024  # bytes: far below the kernel's 128 KiB for one environment string
 MAX_VARS = 256
 FORBIDDEN_BYTES = {"\0": "NUL", "\n": "a newline", "\r": "a carriage return"}
-# Set True when the service reads the env file literally (the gunicorn config, and sysvinit's
-# supervisor through parse()): then every value but NUL, LF and CR reaches the app exactly.
-SERVICE_READS_EXACT_VALUES = False
-PYTHON_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 ENCODING, ERRORS = "utf-8", "surrogateescape"
 MASK = "********"
 
@@ -92,36 +86,22 @@ def check_value(name: str, value: str) -> None:
             raise InvalidInput(f"The value of {name} holds {what}, which no variable can hold.",
                                "give it on one line (encode it, e.g. base64, if it needs "
                                "several).")
-    changed_by_service = None if SERVICE_READS_EXACT_VALUES else _changed_by_service(value)
-    if changed_by_service:
-        raise InvalidInput(f"The value of {name} holds {changed_by_service}: the site's "
-                           "service would not get it exactly (its env file parser changes "
-                           "such values, a limit of this version).",
+    changed = changed_by_service(value)
+    if changed:
+        raise InvalidInput(f"The value of {name} holds {changed}: the site's service would not "
+                           "get it exactly (gunicorn strips it, a limit of this version).",
                            "leave it out, or encode the value (e.g. base64).")
     if len(encode(value)) > MAX_VALUE:
         raise InvalidInput(f"The value of {name} is longer than {MAX_VALUE} bytes.",
                            "store a large value in a file of the site instead.")
 
 
-def _changed_by_service(value: str) -> str | None:
-    """What in value the service's env file readers would change (None: nothing)."""
-    try:
-        value.encode(ENCODING)
-    except UnicodeEncodeError:
-        return "bytes that are not UTF-8"
-    if value != value.strip(" \t"):
-        return "spaces or tabs at an end"
-    if value[:1] in ("'", '"'):
-        return "a quote as its first character"
-    if "\\" in value:
-        return "a backslash"
-    odd = next((c for c in value if c in PYTHON_LINE_BREAKS or _noncharacter(c)), None)
-    return f"the character U+{ord(odd):04X}" if odd else None
-
-
-def _noncharacter(char: str) -> bool:
-    code = ord(char)
-    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+def changed_by_service(value: str) -> str | None:
+    """What of value the site's service would not get as written (None: nothing): gunicorn's
+    raw_env strips white space (str.strip's) from the end of each KEY=VALUE entry."""
+    if value != value.rstrip():
+        return f"white space at its end (U+{ord(value[-1]):04X})"
+    return None
 
 
 def encode(text: str) -> bytes:

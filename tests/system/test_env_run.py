@@ -25,10 +25,9 @@ HOME = f"/srv/pws/{SITE}"
 CANARY, CANARY_TEXT = "/etc/canary-env", "root's canary\n"
 FIGURES: dict[str, str] = {}
 
-# Values every reader of the env file takes as written, and values today's service readers
-# would change (systemd's EnvironmentFile= strips, unescapes, lets a quote swallow the next
-# lines, fails the unit on non-UTF-8; sysvinit splits at Python's line boundaries): refused
-# until appenv.SERVICE_READS_EXACT_VALUES, exact everywhere after.
+# Values the app gets exactly (quotes, backslashes, non-UTF-8: what systemd's EnvironmentFile=
+# would have mangled), and values gunicorn's raw_env would strip at the end: refused with the
+# reason while appenv.changed_by_service says so, exact everywhere after.
 PLAIN = {
     "EQUALS": "a=b==c=",
     "INNER_QUOTES": "it's \"quoted\" `x`",
@@ -38,15 +37,17 @@ PLAIN = {
     "HASH": "#not ;a comment",
     "URL": "postgres://u:p%40ss@db:5432/x?sslmode=require&a=b",
     "CONTROL": "\x1b[31mred\x07",
-}
-SYSTEMD_REWRITES = {
     "BACKSLASH": "C:\\dir\\n\\\\x",
     "TRAILING_BACKSLASH": "joins the next line\\",
-    "OUTER_SPACES": "  padded  ",
+    "LEADING_SPACES": "  lead",
     "LEADING_QUOTE": "'starts with a quote",
     "NOT_UTF8": b"\xff\xfe raw \x80".decode("utf-8", "surrogateescape"),
     "NONCHARACTER": "a\uffffb",
     "VERTICAL_TAB": "a\x0bPATH=/tmp/evil",
+}
+SERVICE_STRIPS = {
+    "TRAILING_SPACES": "padded  ",
+    "TRAILING_NBSP": "x\u00a0",
 }
 
 
@@ -145,23 +146,24 @@ def test_a_value_from_stdin(ct, site):
 
 
 @pytest.mark.parametrize("name", PLAIN)
-def test_tricky_values_reach_the_app_and_pws_run_exactly(ct, site, name):
+def test_tricky_values_reach_the_app_and_pws_run_exactly(ct, site, name, unset_after):
+    unset_after.append(name)  # the next tests read the env as text
     pws_env(ct, "set", f"{name}={PLAIN[name]}")
     assert run_value(ct, name) == raw(PLAIN[name])
     assert app_value(ct, name) == raw(PLAIN[name])
+    assert raw(f"{name}={PLAIN[name]}\n") in file_bytes(ct, f"{SECRETS}/env")
 
 
-@pytest.mark.parametrize("name", SYSTEMD_REWRITES)
+@pytest.mark.parametrize("name", SERVICE_STRIPS)
 def test_values_the_service_would_change(ct, site, name, unset_after):
-    """Exact for the app and pws run once the service reads the env file itself; until then
-    refused with the reason, nothing changed (systemd would mangle them or fail the unit)."""
-    value = SYSTEMD_REWRITES[name]
-    if appenv.SERVICE_READS_EXACT_VALUES:
+    """Refused with the reason, nothing changed, while gunicorn would strip them; exact for the
+    app and pws run once it does not."""
+    value = SERVICE_STRIPS[name]
+    if appenv.changed_by_service(value) is None:
         unset_after.append(name)
         pws_env(ct, "set", f"{name}={value}")
         assert run_value(ct, name) == raw(value)
         assert app_value(ct, name) == raw(value)
-        assert raw(f"{name}={value}\n") in file_bytes(ct, f"{SECRETS}/env")
     else:
         before = env_files(ct)
         proc = pws_env(ct, "set", f"{name}={value}", check=False)
@@ -238,10 +240,12 @@ def test_nobody_but_root_uses_pws_env_or_pws_run(ct, site):
 # --- pws run
 def test_pws_run_runs_as_the_site_user_in_the_sites_venv_and_dir(ct, site):
     uid, gid = (ct.run(["id", flag, f"pws-{SITE}"]).stdout.strip() for flag in ("-u", "-g"))
+    app, venv = (ct.run(["readlink", "-f", f"{HOME}/current/{d}"]).stdout.strip()
+                 for d in ("app", "venv"))
     out = ct.run(["pws", "run", SITE, "--", "sh", "-c", "id -u; id -G; pwd"]).stdout.split()
-    assert out == [uid, gid, f"{HOME}/app"]
+    assert out == [uid, gid, app]  # the live release's code
     prefix = ct.run(["pws", "run", SITE, "--", "python", "-c", "import sys; print(sys.prefix)"])
-    assert prefix.stdout.strip() == f"{HOME}/venv"
+    assert prefix.stdout.strip() == venv
     assert run_value(ct, "PWS_SITE") == SITE.encode()
     assert run_value(ct, "DEBUG_TOOLBAR") == b"0"
 
@@ -260,7 +264,8 @@ def test_pws_run_passes_nothing_of_the_callers_environment(ct, site):
     out = ct.run(["pws", "run", SITE, "--", "env"],
                  env={"PWS_CALLER_MARK": "1", "PYTHONPATH": "/root", "DJANGO_DEBUG": "1"}).stdout
     assert "PWS_CALLER_MARK" not in out and "PYTHONPATH" not in out and "DJANGO_DEBUG" not in out
-    assert f"HOME={HOME}\n" in out and f"PATH={HOME}/venv/bin:/usr/bin:/bin\n" in out
+    venv = ct.run(["readlink", "-f", f"{HOME}/current/venv"]).stdout.strip()
+    assert f"HOME={HOME}\n" in out and f"PATH={venv}/bin:/usr/bin:/bin\n" in out
 
 
 def test_pws_run_on_a_terminal_gets_a_pty_of_its_own(ct, site):
@@ -324,7 +329,7 @@ def test_the_import_check_and_pws_apply_see_the_variables(ct, site):
     """An app that needs its variable at import: the checks of reload and apply import it with
     the site's environment, and apply (which rewrites the env file) keeps the variables."""
     pws_env(ct, "set", "MUST_HAVE=yes", "KEEP=kept")
-    ct.run(f"touch {HOME}/app/needs-MUST_HAVE")
+    ct.run(f"touch {HOME}/current/app/needs-MUST_HAVE")
     try:
         ct.run(f"pws reload {SITE}", timeout=300)
         ct.run(f"pws apply {SITE}", timeout=600)
@@ -332,7 +337,7 @@ def test_the_import_check_and_pws_apply_see_the_variables(ct, site):
         assert app_value(ct, "KEEP") == b"kept"
         assert b"MUST_HAVE=yes\n" in file_bytes(ct, f"{SECRETS}/env")
     finally:
-        ct.run(f"rm -f {HOME}/app/needs-MUST_HAVE")
+        ct.run(f"rm -f {HOME}/current/app/needs-MUST_HAVE")
 
 
 # --- the same variables for every process of the site: Django's manage.py too

@@ -77,9 +77,9 @@ def _change(env: Env, site: Site, changes: dict[str, str | None]) -> None:
 
 
 def _apply(env: Env, site: Site) -> None:
-    """Make the running app see the stored environment (the one place to rewire when the
-    deployer gains a graceful, health-gated restart): today the upgrade's re-render, which
-    rewrites the env file and restarts the app if it changed."""
+    """Make the running app see the stored environment (the one place to rewire for a
+    health-gated apply): today the upgrade's re-render, which rewrites the env file and, if it
+    changed, has a new master take over (services.switch: no request lost)."""
     formula = formulae.load(site.formula, env.paths)
     with env.ui.step(f"applying the environment of {site.name}"):
         env.deployer.rerender(site, formula)
