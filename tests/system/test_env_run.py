@@ -56,8 +56,19 @@ def as_site(ct, script: str, name: str = SITE):
     return ct.run(["runuser", "-u", f"pws-{name}", "--", "sh", "-c", script], check=False)
 
 
-def pws_env(ct, *args: str, check: bool = True, input: str | None = None):
-    return ct.run(["pws", "env", SITE, *args], check=check, input=input, timeout=300)
+# A change switches gunicorn masters (USR2); gunicorn ignores the next USR2 until the new
+# master has noticed, in its loop (up to 1 s), that the old one is gone ("USR2 signal ignored.
+# Parent exists."), and the switch then reports that no new master started. Changes here are
+# spaced by this much; test_two_changes_back_to_back_both_apply shows the race itself.
+PROMOTION_SECONDS = 1.5
+
+
+def pws_env(ct, *args: str, check: bool = True, input: str | None = None, site: str = SITE):
+    proc = ct.run(["pws", "env", site, *args], check=check, input=input, timeout=300)
+    if proc.returncode == 0 and args[:1] in (["set"], ["unset"]) and \
+            "environment unchanged" not in proc.stdout:
+        time.sleep(PROMOTION_SECONDS)
+    return proc
 
 
 def app_value(ct, name: str) -> bytes | None:
@@ -291,9 +302,23 @@ def test_pws_run_cannot_make_root_run_site_code(ct, site):
     assert "root:" not in proc.stdout
     ct.run(f"cd {HOME}/media && pws run {SITE} -- python -c pass && pws env {SITE} >/dev/null "
            f"&& pws env {SITE} set FROM_MEDIA=1")
+    time.sleep(PROMOTION_SECONDS)
     assert not ct.exists(marker)
     assert ct.read_file(CANARY) == CANARY_TEXT
     as_site(ct, f"rm -f {HOME}/media/*.py {HOME}/data/shadow {HOME}/data/canary")
+
+
+@pytest.mark.xfail(strict=True, reason="services/rolling.py switch_master sends one USR2; "
+                   "gunicorn ignores it while the master from the previous switch has not yet "
+                   "noticed its parent is gone (up to 1 s), so the second change fails with "
+                   "'The new release's gunicorn master did not start' (resending USR2 each "
+                   "second while waiting fixes it: gunicorn ignores a USR2 while a child exists)")
+def test_two_changes_back_to_back_both_apply(ct, site):
+    ct.run(["pws", "env", SITE, "set", "BACK_TO_BACK=1"], timeout=300)
+    second = ct.run(["pws", "env", SITE, "set", "BACK_TO_BACK=2"], check=False, timeout=300)
+    time.sleep(PROMOTION_SECONDS)
+    assert second.returncode == 0, second.stderr
+    assert app_value(ct, "BACK_TO_BACK") == b"2"
 
 
 # --- a hostile site user and the secrets dir
@@ -343,7 +368,7 @@ def test_the_import_check_and_pws_apply_see_the_variables(ct, site):
 # --- the same variables for every process of the site: Django's manage.py too
 def test_django_manage_and_run_see_the_variables(ct, site):
     mksite(ct, "django dj --domain dj.example.org")
-    ct.run(["pws", "env", "dj", "set", "SHOP_MODE=test it's $1"])
+    pws_env(ct, "set", "SHOP_MODE=test it's $1", site="dj")
     script = "import os; print(os.environ['SHOP_MODE'] + '|' + os.environ['DJANGO_SETTINGS_MODULE'])"
     manage = ct.run(["pws", "manage", "dj", "shell", "-c", script]).stdout  # Django 5.2 shell
     assert manage.splitlines()[-1] == "test it's $1|pws_settings"  # first says what it imported
