@@ -80,7 +80,11 @@ def wait_for_promotion(ct, site: str = SITE) -> None:
 
 
 def pws_env(ct, *args: str, check: bool = True, input: str | None = None, site: str = SITE):
-    proc = ct.run(["pws", "env", site, *args], check=check, input=input, timeout=300)
+    proc = ct.run(["pws", "env", site, *args], check=False, input=input, timeout=300)
+    if proc.returncode and check:  # with what the service logged, for the failure's reader
+        log = ct.run(f"journalctl -u pws-site@{site}.service -o short-precise --no-pager -n 30; "
+                     "ps -eo pid,ppid,stat,cmd | grep [g]unicorn", check=False).stdout
+        raise AssertionError(f"pws env {shlex.join(args)[:80]}: {proc.stderr}\n{log}")
     if proc.returncode == 0 and args[:1] in (["set"], ["unset"]) and \
             "environment unchanged" not in proc.stdout:
         wait_for_promotion(ct, site)
