@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from . import __version__, formulae
 from .commands import (alerts, config, control, deploy_cmd, env_cmd, health, mksite,
-                       nginx_cmd, releases_cmd, rmsite, run_cmd, sites)
+                       nginx_cmd, releases_cmd, rmsite, run_cmd, sites, tls_cmd)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -113,6 +113,10 @@ def pws_parser() -> argparse.ArgumentParser:
     probe = _add(sub, "health", health.run,
                  "probe running sites with a real request; restart the hung ones", site="one-or-all")
     probe.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    tls = _add(sub, "tls", tls_cmd.run, "a site's HTTPS: status, on, off, renew, self-signed, "
+               "local-ca")
+    tls_cmd.add_arguments(tls)
+    _add(sub, "tls-deployed", tls_cmd.run_deployed, "certbot's deploy hook (not for people)")
     env_parser = _add(sub, "env", env_cmd.run, "show, set or unset the app's environment variables",
                site="one")
     env_cmd.add_arguments(env_parser)

@@ -158,7 +158,7 @@ class Deployer:
             build.compile_app()
         site.check()  # a new project has just named its app
         if new_venv:
-            releases.mark_venv_complete(release.venv)
+            releases.mark_venv_complete(release.venv, ids(site.user)[1])
         self._release_steps(site, formula, ctx, keep)
         self.sync_static(site, release)
         release.meta["state"] = READY
@@ -201,15 +201,22 @@ class Deployer:
         config, units, vhost), then the gentlest restart that makes them count. Never pip,
         migrations or collectstatic: an upgrade of pws does not change a site's code or data.
         Returns what was done, for the record."""
-        Releases(self.paths, site.name).adopt_legacy()
-        ctx = Context(site, self.paths, self.ui, Transaction())
+        releases = Releases(self.paths, site.name)
+        adopted = releases.adopt_legacy()
+        live = releases.live()
+        ctx = Context(site, self.paths, self.ui, Transaction(), live)
         _restrict_database(ctx)
         env_changed = self.write_env(ctx, formula)
         settings_changed = bool(formula.configure(ctx))
         config_changed = self.write_gunicorn(ctx, formula)
-        self.sync_static(site, ctx.release)  # root copies from the sealed tree: no site code runs
+        self.sync_static(site, live)  # root copies from the sealed tree: no site code runs
         self.services.install(site.name)
         self.web.install(site)
+        if adopted:
+            # Its gunicorn was started by a pws before releases, whose config cannot hand
+            # the socket to a new master: a restart (requests wait in the socket).
+            self.services.restart(site.name)
+            return "restarted into release 1 (made from the site's tree)"
         if env_changed or settings_changed or config_changed:
             self.services.switch(site.name)  # a new master, old one retired: no request lost
             return "switched to a new master (environment, settings or config changed)"

@@ -175,8 +175,8 @@ class Releases:
         return (venv / VENV_DONE).is_file() and not (venv / VENV_DONE).is_symlink()
 
     @staticmethod
-    def mark_venv_complete(venv: Path) -> None:
-        safefs.write_file(venv / VENV_DONE, "", 0o644, 0, 0)
+    def mark_venv_complete(venv: Path, gid: int) -> None:
+        safefs.write_file(venv / VENV_DONE, "", 0o640, 0, gid)
 
     # --- housekeeping
     def clean_leftovers(self) -> list[int]:

@@ -69,6 +69,21 @@ class Rollout:
             self.go_live(site, formula, target, live, tx)
         return target
 
+    def restart_in_place(self, site: Site, formula: Formula, undo: Callable[[], None]) -> None:
+        """The live release again, after what its processes read changed (the environment):
+        gated first (undo() and refuse if it does not answer), then a new master."""
+        live = Releases(self.env.paths, site.name).live()
+        ready = formula.ready_paths(Context(site, self.env.paths, self.env.ui, Transaction(), live))
+        try:
+            with self.env.ui.step(f"health gate: release {live.id} with the new environment"):
+                gate.check(self.env.paths, site, live, ready,
+                           keep=lambda: self.env.services.processes(site.name))
+        except PwsError:
+            undo()
+            raise
+        with self.env.ui.step("new workers first, then the old go"):
+            self.env.services.switch(site.name)
+
     def go_live(self, site: Site, formula: Formula, release: Release, old: Release,
                 tx: Transaction) -> None:
         """Point `current` at release, start a new master for it, check it through nginx;

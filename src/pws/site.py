@@ -37,6 +37,7 @@ class Site:
     database: str = ""  # "", "sqlite" or "postgresql"
     source: str = ""  # where the project was copied from, for the record
     options: dict[str, str] = field(default_factory=dict)  # formula-specific settings
+    tls: str = ""  # "" (plain HTTP), "acme", "self-signed" or "local-ca": see `pws tls`
 
     @property
     def user(self) -> str:
@@ -59,6 +60,7 @@ class Site:
         validate.database(self.database)
         validate.source(self.source)
         self.options = validate.options(self.options)
+        validate.tls_mode(self.tls)
         return self
 
     def to_toml(self) -> str:
@@ -78,7 +80,8 @@ class Site:
 # What each field must be: its type, and how to say so.
 _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirements": list,
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
-          "health_timeout": int, "idle": int, "keep_releases": int, "database": str, "source": str, "options": dict}
+          "health_timeout": int, "idle": int, "keep_releases": int, "database": str,
+          "source": str, "options": dict, "tls": str}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
          dict: "a table of strings"}

@@ -176,6 +176,16 @@ def database(value: str) -> str:
     return value
 
 
+TLS_MODES = ("", "acme", "self-signed", "local-ca")
+
+
+def tls_mode(value: str) -> str:
+    if value not in TLS_MODES:
+        raise InvalidInput(f"tls {value!r} is not one of acme, self-signed, local-ca (or \"\").",
+                           "set it with `pws tls NAME on|off|self-signed|local-ca`.")
+    return value
+
+
 def source(value: str) -> str:
     """Only a record of where a project came from; still printed, so no control characters."""
     if len(value) > MAX_SOURCE or not value.isprintable():

@@ -14,6 +14,7 @@ from pws import formulae, pins, runas, safefs, site as sitemod, venv
 from pws.errors import CommandFailed, InvalidInput
 from pws.formulae import Context, Formula
 from pws.runner import run
+from pws.tls.state import framework_facts
 from pws.transaction import Transaction
 
 SETTINGS_MODULE = "pws_settings"
@@ -220,6 +221,35 @@ def summarize(output: str) -> str:
     return where + (raised or lines or ["(no output)"])[-1]
 
 
+TLS_SETTINGS = '''
+# HTTPS (`pws tls {name}`): nginx redirects http to https and sends Strict-Transport-Security
+# itself (the app's own header is dropped); these agree with it, so `check --deploy` is clean.
+SECURE_SSL_REDIRECT = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = {hsts_seconds!r}
+SECURE_HSTS_INCLUDE_SUBDOMAINS = {subdomains!r}
+SECURE_HSTS_PRELOAD = {preload!r}
+'''
+# Preloading is the admin's decision (pws.toml [tls] hsts_preload): without it the header has
+# no `preload` and the check that asks for it is silenced, with this reason, in the settings.
+NO_PRELOAD = '''# No `preload` in nginx's HSTS header (pws.toml [tls] hsts_preload = false): the check
+# that asks for it is answered by that choice.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "security.W021"]
+'''
+
+
+def tls_settings(ctx: Context) -> str:
+    """The TLS lines of pws_settings.py, from what nginx serves (pws.tls.state)."""
+    facts = framework_facts(ctx.paths, ctx.site)
+    if not facts.https:
+        return ""
+    hsts = facts.hsts_seconds
+    text = TLS_SETTINGS.format(name=ctx.site.name, hsts_seconds=hsts, subdomains=bool(hsts),
+                               preload=bool(hsts and facts.hsts_preload))
+    return text + (NO_PRELOAD if hsts and not facts.hsts_preload else "")
+
+
 class DjangoFormula(Formula):
     name = "django"
     framework_pin = pins.DJANGO
@@ -309,7 +339,7 @@ class DjangoFormula(Formula):
             secret_file=str(ctx.paths.secrets_dir(site.name) / "secret_key"),
             hosts=site.domains, origins=[f"{s}://{d}" for d in site.domains for s in ("http", "https")],
             static_root=str(static_root), media_root=str(ctx.home / "media"),
-            databases={"default": self._database(ctx)})
+            databases={"default": self._database(ctx)}) + tls_settings(ctx)
         target = self.project_dir(ctx) / f"{SETTINGS_MODULE}.py"
         try:
             if safefs.read_file(target) == text.encode():

@@ -10,6 +10,7 @@ from pathlib import Path
 from pws import formulae, pins, safefs
 from pws.errors import InvalidInput
 from pws.formulae import Context, Formula
+from pws.tls.state import framework_facts
 
 PACKAGE = "webapp"
 FILES = {
@@ -23,6 +24,8 @@ from flask import Flask, render_template
 def create_app():
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "")
+    # FLASK_* variables pws sets, e.g. FLASK_SESSION_COOKIE_SECURE on an HTTPS site.
+    app.config.from_prefixed_env()
     # The site's database, if it has one: sqlite:///PATH or postgresql://USER@/DB?host=SOCKET
     app.config["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
 
@@ -144,7 +147,15 @@ class FlaskFormula(Formula):
         return {"app": app, "static": {"/static/": static} if static else {}}
 
     def env(self, ctx: Context) -> dict[str, str]:
-        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key")}
+        return {"SECRET_KEY": ctx.secrets.get_or_make("secret_key"), **tls_env(ctx)}
+
+
+def tls_env(ctx: Context) -> dict[str, str]:
+    """On an HTTPS site (`pws tls`): secure session cookies and https URLs, as FLASK_*
+    variables (read by app.config.from_prefixed_env(), which the new-project skeleton calls)."""
+    if not framework_facts(ctx.paths, ctx.site).https:
+        return {}
+    return {"FLASK_SESSION_COOKIE_SECURE": "true", "FLASK_PREFERRED_URL_SCHEME": "https"}
 
 
 FORMULA = FlaskFormula()

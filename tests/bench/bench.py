@@ -45,6 +45,19 @@ BARE_NGINX = """server {
 }
 """
 
+# The same certificate and TLS settings as the pws vhost, nothing else: a bare HTTPS server
+# block proxying to the same socket.
+BARE_TLS = """server {
+    listen 127.0.0.1:8443 ssl http2;
+    server_name hello.example.org;
+    ssl_certificate /var/lib/pws/tls/certs/hello/fullchain.pem;
+    ssl_certificate_key /var/lib/pws/tls/certs/hello/privkey.pem;
+    include /etc/nginx/snippets/pws-tls.conf;
+    location / { proxy_pass http://unix:/run/pws/hello.sock; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; proxy_set_header Host $host; }
+}
+"""
+
 
 class Bench:
     def __init__(self, ct: container.Container):
@@ -76,6 +89,15 @@ class Bench:
         runs = [self.wrk(url, host, keepalive) for _ in range(RUNS)]
         self.raw[key] = runs
         return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+
+    def interleaved(self, key: str, url_a: str, url_b: str, host: str, keepalive: bool,
+                    runs: int = 3) -> tuple[dict, dict]:
+        """A and B taken in turns (ABAB…), so drift on a shared machine hits both alike."""
+        pairs = [(self.wrk(url_a, host, keepalive), self.wrk(url_b, host, keepalive))
+                 for _ in range(runs)]
+        self.raw[key] = pairs
+        return tuple({k: statistics.median(p[i][k] for p in pairs) for k in ("rps", "p50_ms", "p99_ms")}
+                     for i in (0, 1))
 
 
 def _latency(out: str, pct: str) -> float:
@@ -127,6 +149,25 @@ def static_files(b: Bench) -> list[tuple]:
              f"{bare['rps']:.0f} req/s", "", via_pws["rps"] / bare["rps"]),
             ("10 KB static: pws vhost vs the same file from the app",
              f"{via_pws['rps']:.0f} vs {via_app['rps']:.0f} req/s", "", via_pws["rps"] / via_app["rps"])]
+
+
+def tls(b: Bench) -> list[tuple]:
+    """HTTPS keep-alive via the pws vhost vs a bare TLS server block with the same certificate,
+    and full handshakes (a new connection, no session resumption, per request)."""
+    b.sh("grep -q hello.example.org /etc/hosts || echo '127.0.0.1 hello.example.org' >> /etc/hosts")
+    b.sh("pws tls hello local-ca")
+    b.ct.write_file("/etc/nginx/conf.d/bench-tls.conf", BARE_TLS)
+    b.sh("systemctl reload nginx && sleep 1")
+    rows = []
+    for keepalive in (True, False):
+        ka = "keep-alive" if keepalive else "full handshake per request"
+        pws, bare = b.interleaved(f"tls {ka}", "https://hello.example.org/",
+                                  "https://hello.example.org:8443/", "hello.example.org", keepalive)
+        rows.append((f"hello WSGI over HTTPS, pws vhost vs bare TLS server block, {ka}",
+                     f"{pws['rps']:.0f} vs {bare['rps']:.0f} req/s",
+                     f"p99 {pws['p99_ms']:.2f}/{bare['p99_ms']:.2f} ms", pws["rps"] / bare["rps"]))
+    b.sh("rm /etc/nginx/conf.d/bench-tls.conf && pws tls hello off && systemctl reload nginx")
+    return rows
 
 
 def mksite_times(b: Bench) -> list[tuple]:
@@ -265,7 +306,7 @@ def print_table(rows: list[tuple], machine: str) -> None:
         print(f"  {name.ljust(width)}  {figure:<24} {ratio_text:<12} {detail}")
 
 
-PARTS = ("throughput", "static_files", "idle_and_cold_start", "mksite_times", "releases",
+PARTS = ("throughput", "static_files", "tls", "idle_and_cold_start", "mksite_times", "releases",
          "scaling")
 
 

@@ -540,7 +540,10 @@ def http(ct: Container, url: str, host: str | None = None, timeout: float = 5) -
 
 # Packages the image needs besides BASE_PACKAGES and the debs' own dependencies.
 # postgresql: the server of the `--db postgresql` tests (test_databases.py).
-EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "git")
+# certbot (a Recommends of pws, so not pulled in by the debs) and pebble, the ACME test
+# server that validates HTTP-01 against the container's nginx (test_tls.py); git, a
+# Recommends too, for `pws deploy --git`.
+EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git")
 # Framework versions for the sites the tests create (unless pws.pins pins the same name).
 # setuptools: the build backend of the sample Pyramid project (tests/system/projects), a
 # pyproject.toml that pip builds in an isolated environment, offline.

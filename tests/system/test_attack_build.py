@@ -42,7 +42,7 @@ SLOW = "import time\ntime.sleep(30)\n" + HELLO
 # writes through it once root has sealed the tree.
 DAEMON_HOOK = f"""import os, time
 def start():
-    target = os.path.join(os.environ.get("HOME", ""), "app", "hello.py")
+    target = os.path.join(os.environ.get("HOME", ""), "releases", "1", "app", "hello.py")
     if not os.path.exists("{PROBE_DIR}/daemon-enabled") or not os.access(target, os.W_OK):
         return
     try:

@@ -30,7 +30,7 @@ def app(environ, start_response):
         (home / "data" / "d.txt").write_text("d")
         pathlib.Path("/tmp/pws-private-check").write_text("t")
         try:
-            (home / "app" / "x.txt").write_text("x")
+            (home / "current" / "app" / "x.txt").write_text("x")
             body = "app dir writable"
         except OSError:
             body = "wrote media and data"

@@ -96,6 +96,7 @@ def test_deploy_then_reload_and_restart_keep_serving_the_new_release(ct, hello):
     assert "Release 2 of 'hello' is live" in out.stdout, out.stdout
     wait_for_page(ct, "hello.example.org", "deployed app", within=5)
     assert ct.run("readlink /srv/pws/hello/current").stdout.strip() == "releases/2"
+    assert "release:   2, " in ct.run("pws status hello").stdout
     ct.run("pws reload hello")
     wait_for_page(ct, "hello.example.org", "deployed app")
     pid = ct.run("systemctl show -p MainPID --value pws-site@hello.service").stdout.strip()

@@ -12,10 +12,12 @@ import container
 SYSV_BASE = ["sysvinit-core", "nginx", "curl", "procps", "iproute2", "ca-certificates",
              "logrotate"]
 APP = '''
+import os
+
 VERSION = "sysv-1"
 
 def app(environ, start_response):
-    data = VERSION.encode()
+    data = (os.environ.get("PWS_SITE", "-") if environ["PATH_INFO"] == "/env" else VERSION).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
 '''
@@ -97,7 +99,8 @@ def test_no_process_of_the_site_runs_as_root(sysv):
         assert uids(sysv, pid) == {site_uid}
     supervisor = sysv.read_file("/run/pws/hello.supervisor.pid").strip()
     assert uids(sysv, supervisor) == {"0"}
-    assert "PWS_SITE=hello" in environ(sysv, master)  # the site's env reaches gunicorn ...
+    # The site's env reaches the app (its gunicorn config reads it, as the site user) ...
+    assert container.http(sysv, "http://127.0.0.1/env", host="hello.example.org") == (200, "hello")
     assert "PWS_SITE=" not in environ(sysv, supervisor)  # ... and no root process
 
 
@@ -139,6 +142,20 @@ def test_init_script_reloads_new_code_and_stops_and_starts(sysv):
     assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[0] == 503
     sysv.run("/etc/init.d/pws start")
     serving(sysv, "sysv-2", 30)
+
+
+def test_deploy_and_rollback_without_systemd_keep_the_socket(sysv):
+    """The supervisor starts gunicorn again from the new release on HUP, keeping its socket:
+    requests wait for the boot, none is refused."""
+    crashes = sysv.read_file("/var/log/pws/hello.log").count("gunicorn exited")
+    sysv.run("cp -a /root/hello /root/hello3 && sed -i 's/sysv-1/sysv-3/' /root/hello3/hello.py")
+    sysv.run("pws deploy hello --from /root/hello3", timeout=600)
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org") == (200, "sysv-3")
+    sysv.run("pws rollback hello", timeout=120)
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[0] == 200
+    assert container.http(sysv, "http://127.0.0.1/", host="hello.example.org")[1] != "sysv-3"
+    # A switch is not a crash: it counts against no restart limit.
+    assert sysv.read_file("/var/log/pws/hello.log").count("gunicorn exited") == crashes
 
 
 def test_rmsite_without_systemd(sysv):

@@ -28,7 +28,7 @@ def made(store, state=READY, venv="venvs/aaaa"):
 def complete_venv(store, key):
     venv = store.venv_dir(key)
     (venv / "bin").mkdir(parents=True)
-    store.mark_venv_complete(venv)
+    store.mark_venv_complete(venv, 0)
     return venv
 
 

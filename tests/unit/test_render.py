@@ -32,7 +32,8 @@ def test_vhost_parses_and_proxies_to_the_site_socket(tmp_path):
     aliases = {d["args"][0]: next(x for x in d["block"] if x["directive"] == "alias")["args"][0]
                for d in server if d["directive"] == "location" and d["args"][0].startswith("/a")
                or d["args"][0].startswith("/s")}
-    errors = next(d for d in server if d["directive"] == "location" and d["args"][0] == "^~")
+    errors = next(d for d in server if d["directive"] == "location"
+                  and d["args"] == ["^~", "/.pws-errors/"])
     assert errors["args"] == ["^~", "/.pws-errors/"]
     assert ["internal"] in [[x["directive"]] for x in errors["block"]]
     assert aliases == {"/static/": f"{tmp_path}/srv/pws/blog/current/static/copies/static/",

@@ -1,13 +1,12 @@
-"""pws config NAME [KEY=VALUE ...]: show or change a site's tunables, then re-apply it."""
+"""pws config NAME [KEY=VALUE ...]: show or change a site's tunables, then re-render it."""
 from __future__ import annotations
 
 import argparse
 
-from .. import site as sitemod, validate
+from .. import formulae, site as sitemod, validate
 from ..environment import Env
 from ..errors import InvalidInput
 from ..locks import site_lock
-from .control import apply_locked
 
 TUNABLES = {
     "workers": (int, "gunicorn worker processes"),
@@ -38,7 +37,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
             setattr(site, key, value)
         site.check()
         sitemod.save(env.paths, site)
-        apply_locked(env, site.name)
+        # Tunables change how the live release is served, not what it is: pws's own files
+        # again, then a new master if they changed (no new release, no health gate).
+        done = env.deployer.rerender(site, formulae.load(site.formula, env.paths))
+        env.ui.say(f"{site.name}: {done}")
     return 0
 
 

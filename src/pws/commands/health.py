@@ -16,6 +16,7 @@ from .. import probe, site as sitemod, validate
 from ..environment import Env
 from ..errors import PwsError
 from ..locks import SiteBusy, site_lock
+from ..tls.manager import TlsSites
 from . import alerts
 
 
@@ -31,7 +32,7 @@ def _check_isolated(env: Env, name: str) -> int:
     try:
         validate.site_name(name)  # before its name makes a lock file name
         with site_lock(env.paths, name, wait=False):
-            return _check(env, name)
+            return _check(env, name) + _check_certificate(env, name)
     except SiteBusy:
         return 0  # being created, reloaded or removed right now: next pass
     except (PwsError, OSError) as exc:
@@ -58,6 +59,16 @@ def _check(env: Env, name: str) -> int:
         env.services.kill_and_restart(name)
     finally:
         alerts.record(env, name, reason)
+    return 1
+
+
+def _check_certificate(env: Env, name: str) -> int:
+    """1 if the site's certificate is near expiry or failed to renew (alerted once a day)."""
+    reason = TlsSites(env).check(sitemod.load(env.paths, name))
+    if reason is None:
+        return 0
+    _report(name, reason)
+    alerts.record(env, name, reason)
     return 1
 
 

@@ -13,6 +13,8 @@ from ..errors import InvalidInput, NotReady
 from ..locks import site_lock
 from ..site import Site
 from ..transaction import Transaction
+from ..tls import config as tls_config
+from . import tls_cmd
 
 # Never copied from --from: version control, bytecode, and the project's own venvs.
 COPY_IGNORE = frozenset({".git", "__pycache__", "*.pyc", ".venv", "venv"})
@@ -38,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "starts it (default 0: never)")
     parser.add_argument("--db", choices=databases.KINDS,
                         help="the site's database (default: sqlite for django, none for wsgi)")
+    parser.add_argument("--tls", nargs="?", const="on", choices=tls_cmd.mode_choices(),
+                        help="serve it over HTTPS once live: on (the mode of pws.toml [tls], "
+                             "else acme), acme, self-signed or local-ca (see pws tls)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -47,6 +52,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     formula = formulae.load(args.formula, env.paths)
     source = _source(args)
     site = _gather(args, env, name, formula, source)
+    tls_wanted = args.tls or tls_default(env)  # a broken [tls] is refused before anything is made
     with site_lock(env.paths, name):
         _check_free(env, site)
         database = databases.for_site(site, env.paths)
@@ -62,8 +68,16 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 pending.end(env.paths, site.name)
     url = f"http://{site.domains[0]}/"
     env.ui.say(f"Site '{site.name}' is live: {url}")
+    if tls_wanted:  # after the site is live: a refused certificate leaves it on HTTP
+        tls_cmd.enable_after_mksite(env, site, tls_wanted)
     env.ui.say(f"  definition: {env.paths.site_file(site.name)}   logs: pws logs {site.name}")
     return 0
+
+
+def tls_default(env: Env) -> str:
+    """New sites get TLS without --tls when pws.toml [tls] mode says so."""
+    mode = tls_config.load(env.paths).mode
+    return "" if mode == "off" else mode
 
 
 def _source(args: argparse.Namespace) -> Path | None:

@@ -13,6 +13,8 @@ from ..locks import site_lock
 from ..releases import Releases
 from ..secrets_store import SecretsStore
 from ..transaction import Transaction
+from ..tls import MODES
+from ..tls.manager import TlsSites
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="drop the database's owner role")
     data.add_argument("--keep-data", action="store_true",
                       help="drop nothing of the database (the default without a terminal)")
+    cert = parser.add_mutually_exclusive_group()
+    cert.add_argument("--delete-certificate", action="store_true", default=None,
+                      help="also delete the site's TLS certificate (certbot delete, or pws's own)")
+    cert.add_argument("--keep-certificate", dest="delete_certificate", action="store_false",
+                      help="keep the certificate (the default)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -78,6 +85,7 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
         delete_source = ui.confirm(f"Delete the source and data in {home}?", default=False,
                                    flag="--delete-source/--keep-source")
     drops = _database_choices(args, env, site)
+    delete_certificate = _certificate_choice(args, env, site)
     formula = _formula_or_none(env, site.formula)
     if formula:
         formula.remove(formulae.Context(site, paths, ui, Transaction()), args)
@@ -87,6 +95,8 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
         if (nginx_problem := env.web.remove(site.name)) is not None:
             ui.warn(str(nginx_problem))
     _drop_database(env, site, drops, args.keep_data)
+    if said := TlsSites(env).remove(site, delete_certificate):
+        ui.say(said)
     for path in (paths.gunicorn_conf(site.name),):
         remove_path(path)
     for tree in (paths.site_pip_cache(site.name), paths.build_dir(site.name)):
@@ -101,6 +111,17 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
     kept = "" if not home.exists() else f" Kept in {home}: {', '.join(sorted(p.name for p in home.iterdir()))}."
     ui.say(f"Site '{site.name}' removed.{kept}")
     return 0
+
+
+def _certificate_choice(args, env: Env, site) -> bool:
+    """Whether to delete the site's certificate: the flag, else asked (kept without a terminal)."""
+    if args.delete_certificate is not None:
+        return args.delete_certificate
+    sites = TlsSites(env)
+    if not any(sites.has_certificate(site.name, mode) for mode in MODES):
+        return False
+    return env.ui.confirm(f"Delete the TLS certificate of {site.name}?", default=False,
+                          flag="--delete-certificate/--keep-certificate")
 
 
 def _database_choices(args, env: Env, site) -> list[str]:

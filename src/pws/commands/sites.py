@@ -6,6 +6,8 @@ import subprocess
 
 from .. import site as sitemod
 from ..environment import Env
+from ..releases import Releases
+from ..tls.manager import TlsSites
 from ..ui import printable
 
 
@@ -36,6 +38,10 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     memory = f"{status.memory_bytes / 2**20:.1f} MiB" if status.memory_bytes else "-"
     print(f"site:      {site.name} ({site.formula}, app {site.app})")
     print(f"domains:   {' '.join(site.domains)}")
+    live = Releases(env.paths, site.name).current()
+    if live is not None:
+        print(f"release:   {live.id}, {live.meta.get('created', '?')} by {live.meta.get('by', '?')}"
+              f" from {printable(live.meta.get('source', '?'))}")
     print(f"state:     {status.state}; socket {'listening' if status.listening else 'not listening'}")
     print(f"pid:       {status.pid or '-'}")
     print(f"memory:    {memory}")
@@ -43,6 +49,8 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
         print(f"restarts:  {status.restarts}")
     print(f"nginx:     {'enabled' if env.web.is_enabled(site.name) else 'disabled'} "
           f"({env.paths.vhost(site.name)})")
+    for line in TlsSites(env).describe(site):
+        print(line)
     if status.last_errors:
         print("last errors:")
         for line in status.last_errors:

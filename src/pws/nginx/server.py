@@ -21,11 +21,13 @@ from .. import procs, safefs
 from ..paths import Paths
 from ..runner import run, succeeds
 from ..site import Site
+from ..tls.state import TlsPaths, VhostFacts, vhost_facts
 from .inspect import NginxFacts, read_facts
 from .state import NginxState
 
 
 DEFAULT_NAME = "pws-000-default.conf"
+TLS_SNIPPET = "snippets/pws-tls.conf"  # under /etc/nginx; included by every pws HTTPS vhost
 LOG_OWNER, LOG_GROUP, LOG_MODE = "www-data", "adm", 0o640  # as Debian's logrotate creates them
 
 
@@ -55,19 +57,21 @@ class NginxServer:
     # --- rendering
     def render(self, site: Site) -> str:
         template = string.Template((self.paths.templates / "nginx-site.conf").read_text())
+        tls = vhost_facts(self.paths, site)
         return template.substitute(
             name=site.name,
-            listen=";\n    listen ".join(self.listen),
+            listen=";\n    listen ".join(self._tls_listen() if tls else self.listen),
             access_log=self.paths.nginx_log(site.name, "access"),
             error_log=self.paths.nginx_log(site.name, "error"),
             socket=self.paths.socket(site.name),
             errors_dir=self.paths.errors,
             server_names=" ".join(site.domains),
-            static_locations=self._static_locations(site),
+            static_locations=self._static_locations(site, tls.hsts if tls else ""),
             read_timeout=site.timeout + 5,
+            **self._tls_values(site, tls),
         )
 
-    def _static_locations(self, site: Site) -> str:
+    def _static_locations(self, site: Site, hsts: str = "") -> str:
         home = self.paths.site_home(site.name)
         # Copies pws made (root-owned, links never copied) need no link check: it costs an
         # openat per path component of every request. Aliases are dirs the site writes.
@@ -75,9 +79,61 @@ class NginxServer:
                    for url in site.static}
         targets.update({url: (home / d, d == "media" or d.startswith("media/"), home)
                         for url, d in site.aliases.items()})
-        blocks = [_static_location(url, target, uploads, site_writes)
+        blocks = [_static_location(url, target, uploads, site_writes, hsts)
                   for url, (target, uploads, site_writes) in sorted(targets.items())]
         return "\n" + "\n".join(blocks) if blocks else ""
+
+    # --- TLS (docs/architecture.md, "TLS"): kept apart from the plain-HTTP rendering above
+    def _tls_listen(self) -> list[str]:
+        """The HTTPS twins of self.listen: same addresses, port 443, with http2."""
+        out = []
+        for addr in self.listen:
+            host, sep, _ = addr.rpartition(":")
+            out.append(f"{host}:443 ssl http2" if sep else "443 ssl http2")
+        return out
+
+    def _tls_values(self, site: Site, tls: VhostFacts | None) -> dict[str, str]:
+        acme = _acme_location(TlsPaths(self.paths).webroot)
+        if tls is None:
+            return dict(redirect_server="", tls_directives="", acme_location=acme, hsts="",
+                        hsts_proxy="")
+        stapling = (f"    ssl_stapling on;\n    ssl_stapling_verify on;\n"
+                    f"    ssl_trusted_certificate {tls.chain};\n" if tls.chain else "")
+        directives = (f"    ssl_certificate {tls.cert};\n    ssl_certificate_key {tls.key};\n"
+                      f"    include {self.tls_snippet};\n{stapling}")
+        # The app may send its own HSTS header: nginx's is the only one that counts.
+        proxy = "\n        proxy_hide_header Strict-Transport-Security;" + _hsts_header(
+            tls.hsts, indent=8, lead=True)
+        return dict(redirect_server=self._redirect_server(site, acme), tls_directives=directives,
+                    acme_location="", hsts=_hsts_header(tls.hsts, indent=8, lead=True),
+                    hsts_proxy=proxy.rstrip("\n"))
+
+    def _redirect_server(self, site: Site, acme: str) -> str:
+        """Port 80 of a TLS site: ACME challenges answered, everything else 301 to https."""
+        listen = "".join(f"    listen {addr};\n" for addr in self.listen)
+        return (f"\n# Plain HTTP: only ACME challenges, everything else goes to https.\n"
+                f"server {{\n{listen}"
+                f"    server_name {' '.join(site.domains)};\n"
+                f"    access_log {self.paths.nginx_log(site.name, 'access')};\n"
+                f"    error_log {self.paths.nginx_log(site.name, 'error')};\n{acme}"
+                f"    location / {{\n        return 301 https://$host$request_uri;\n    }}\n}}\n")
+
+    @property
+    def tls_snippet(self) -> Path:
+        return self.paths.nginx / TLS_SNIPPET
+
+    def _snippet_wanted(self, text: str) -> str | None:
+        """The shared TLS snippet's text if this vhost includes it, else what is there now
+        (it stays while other vhosts may include it; purge takes it away)."""
+        if str(self.tls_snippet) not in text:
+            return _read(self.tls_snippet)
+        return (self.paths.templates / "nginx-tls.conf").read_text()
+
+    def _put_snippet(self, text: str | None) -> None:
+        if text is None:
+            self.state.remove(self.tls_snippet)
+        elif _read(self.tls_snippet) != text:
+            self.state.write_file(self.tls_snippet, text)
 
     # --- changes, each validated and rolled back on failure
     def install(self, site: Site) -> None:
@@ -89,9 +145,12 @@ class NginxServer:
             before = (_read(vhost), _link_target(link))
             default_before = self._default_now()
             default_wanted = self._default_wanted(enabling=True)  # parses the config: once
-            if before == (text, target) and default_before == default_wanted:
+            snippet_before, snippet_wanted = _read(self.tls_snippet), self._snippet_wanted(text)
+            if (before == (text, target) and default_before == default_wanted
+                    and snippet_before == snippet_wanted):
                 return
             self._check_admin_config()
+            self._put_snippet(snippet_wanted)
             self.state.write_file(vhost, text)
             self.state.symlink(link, target)
             if default_wanted != default_before:
@@ -101,6 +160,7 @@ class NginxServer:
             except NginxConfigError:
                 self._restore(vhost, link, before)
                 self._restore(*self._default_paths(), default_before)
+                self._put_snippet(snippet_before)
                 raise
         self.reload()
 
@@ -288,7 +348,8 @@ def _wait_for_new_workers(master: int, old: set[int], within: float = 10.0) -> b
     return False
 
 
-def _static_location(url: str, target: Path, uploads: bool, site_writes: Path | None) -> str:
+def _static_location(url: str, target: Path, uploads: bool, site_writes: Path | None,
+                     hsts: str = "") -> str:
     """One alias location. Every file gets nosniff; uploads (media/) also a CSP that keeps
     them from running script in the site's origin. Where the site writes (below site_writes),
     nginx follows a link only to a file of the link's owner."""
@@ -303,8 +364,29 @@ def _static_location(url: str, target: Path, uploads: bool, site_writes: Path | 
             f"        add_header Cache-Control \"public\";\n"
             f"        add_header X-Content-Type-Options \"nosniff\" always;\n"
             f"{csp}"
+            f"{_hsts_header(hsts, indent=8)}"
             f"        try_files $uri =404;\n"
             f"    }}\n")
+
+
+def _hsts_header(value: str, indent: int, lead: bool = False) -> str:
+    """The HSTS add_header line (in every location: add_header is not inherited), or ""."""
+    if not value:
+        return ""
+    line = f"{' ' * indent}add_header Strict-Transport-Security \"{value}\" always;"
+    return f"\n{line}" if lead else f"{line}\n"
+
+
+def _acme_location(webroot: Path) -> str:
+    """ACME HTTP-01 challenges, from the root-only webroot certbot --webroot writes to; in
+    every pws vhost's port-80 server, before anything else can redirect or proxy the path."""
+    return ("    # ACME HTTP-01 challenges (certbot --webroot; see `pws tls`).\n"
+            "    location ^~ /.well-known/acme-challenge/ {\n"
+            f"        root {webroot};\n"
+            "        default_type text/plain;\n"
+            "        disable_symlinks on;\n"
+            "        try_files $uri =404;\n"
+            "    }\n")
 
 
 def _address(listen: str) -> str:
