@@ -382,6 +382,13 @@ def test_the_import_check_and_pws_apply_see_the_variables(ct, site):
         assert app_value(ct, "MUST_HAVE") == b"yes"
         assert app_value(ct, "KEEP") == b"kept"
         assert b"MUST_HAVE=yes\n" in file_bytes(ct, f"{SECRETS}/env")
+        # Without it the app does not import: the change is refused by the health gate, the
+        # variables are put back, and the running app keeps serving with them.
+        refused = pws_env(ct, "unset", "MUST_HAVE", check=False)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        assert b"MUST_HAVE=yes\n" in file_bytes(ct, f"{SECRETS}/user_env")
+        assert b"MUST_HAVE=yes\n" in file_bytes(ct, f"{SECRETS}/env")
+        assert app_value(ct, "MUST_HAVE") == b"yes"
     finally:
         ct.run(f"rm -f {HOME}/current/app/needs-MUST_HAVE")
 

@@ -1,19 +1,22 @@
 """pws env NAME [--show] | set KEY=VALUE|KEY ... | unset KEY ...: the app's own variables.
 
 Stored as the site's secret `user_env` (appenv, SecretsStore), merged into the env file every
-process of the site gets, then applied to the running app (_apply).
+process of the site gets, then applied to the running app (_apply: health gate, new master);
+refused and put back if the app does not answer with them.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 
 from .. import appenv, formulae, site as sitemod
 from ..environment import Env
 from ..errors import InvalidInput
 from ..formulae import Context
 from ..locks import site_lock
+from ..rollout import Rollout
 from ..secrets_store import SecretsStore
 from ..site import Site
 from ..transaction import Transaction
@@ -73,16 +76,23 @@ def _change(env: Env, site: Site, changes: dict[str, str | None]) -> None:
     appenv.check_count(wanted)
     store.write_user_env(wanted)
     env.ui.say(f"{site.name}: {_summary(current, wanted)}")
-    _apply(env, site)
+    _apply(env, site, lambda: store.write_user_env(current))
 
 
-def _apply(env: Env, site: Site) -> None:
-    """Make the running app see the stored environment (the one place to rewire for a
-    health-gated apply): today the upgrade's re-render, which rewrites the env file and, if it
-    changed, has a new master take over (services.switch: no request lost)."""
+def _apply(env: Env, site: Site, restore: Callable[[], None]) -> None:
+    """Make the running app see the stored environment: the env file rewritten, the live
+    release gated with it, then a new master (no request lost). If the gate refuses,
+    restore() puts the admin's old variables back and the env file follows."""
     formula = formulae.load(site.formula, env.paths)
-    with env.ui.step(f"applying the environment of {site.name}"):
-        env.deployer.rerender(site, formula)
+    ctx = Context(site, env.paths, env.ui, Transaction())
+    if not env.deployer.write_env(ctx, formula):
+        return
+
+    def undo() -> None:
+        restore()
+        env.deployer.write_env(ctx, formula)
+
+    Rollout(env).restart_in_place(site, formula, undo)
 
 
 def _summary(before: dict[str, str], after: dict[str, str]) -> str:
