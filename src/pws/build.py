@@ -97,5 +97,9 @@ class SiteBuild:
         """app/ is read-only to the running site: compile its bytecode now, as the site user."""
         # A file that does not compile (a Python 2 script in docs/) is the project's business:
         # the exit status is not checked, as Python would only skip its bytecode.
-        self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q", "-x",
-                  COMPILE_EXCLUDE, str(self.app)], problem="")
+        # checked-hash: files root writes after this (the framework's settings, e.g. Django's
+        # pws_settings.py) can keep their size and mtime second; a timestamp check would then
+        # import stale bytecode. A hash check never does.
+        self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q",
+                  "--invalidation-mode", "checked-hash", "-x", COMPILE_EXCLUDE, str(self.app)],
+                 problem="")

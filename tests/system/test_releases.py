@@ -146,6 +146,22 @@ def test_an_unchanged_deploy_reuses_the_venv(shop):
     assert page(ct) == "shop v2\n"
 
 
+def test_apply_makes_a_release_of_the_live_code_with_its_own_settings_and_static(shop):
+    """The copy of the live release carries its pws_settings.py (and bytecode of it could look
+    fresh): the new release must import its own settings, collect into its own static dir,
+    and leave the live release's files alone."""
+    ct = shop
+    before = live_id(ct)
+    ct.run("pws apply shop", timeout=600)
+    now = live_id(ct)
+    assert now != before and page(ct) == "shop v2\n"
+    settings = ct.read_file(f"/srv/pws/shop/releases/{now}/app/pws_settings.py")
+    assert f"STATIC_ROOT = '/srv/pws/shop/releases/{now}/static/django'" in settings
+    for rid in (before, now):
+        assert ct.exists(f"/srv/pws/shop/releases/{rid}/static/django/notes/notes.css"), rid
+    assert sh.request(ct, HOST, "/static/notes/notes.css").status == 200
+
+
 def refused(ct, source: str, want: str, name: str) -> None:
     before = live_id(ct)
     figures, proc = under_load(ct, lambda: ct.run(f"pws deploy shop --from {source}",

@@ -306,8 +306,8 @@ def test_flask_gets_secure_cookies_and_https_urls(tls_ct):
     assert "FLASK_SESSION_COOKIE_SECURE=true" in env and "FLASK_PREFERRED_URL_SCHEME=https" in env
     script = ("import os; from webapp import create_app; a = create_app(); "
               "print(a.config['SESSION_COOKIE_SECURE'], a.config['PREFERRED_URL_SCHEME'])")
-    out = ct.run(f"cd /srv/pws/fl/app && setpriv --reuid pws-fl --regid pws-fl --clear-groups "
-                 f"env $(cat /etc/pws/secrets/fl/env | xargs) /srv/pws/fl/venv/bin/python -c "
+    out = ct.run(f"cd /srv/pws/fl/current/app && setpriv --reuid pws-fl --regid pws-fl --clear-groups "
+                 f"env $(cat /etc/pws/secrets/fl/env | xargs) /srv/pws/fl/current/venv/bin/python -c "
                  f"\"{script}\"").stdout
     assert out.split() == ["True", "https"]
     status, _, body = https(ct, "fl.test", extra="--cacert /var/lib/pws/tls/pws-local-ca.crt")
