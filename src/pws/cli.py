@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
-from .commands import (alerts, config, control, deploy_cmd, health, mksite, nginx_cmd,
-                       releases_cmd, rmsite, sites, tls_cmd)
+from .commands import (alerts, config, control, deploy_cmd, env_cmd, health, mksite,
+                       nginx_cmd, releases_cmd, rmsite, run_cmd, sites, tls_cmd)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -117,6 +117,13 @@ def pws_parser() -> argparse.ArgumentParser:
                "local-ca")
     tls_cmd.add_arguments(tls)
     _add(sub, "tls-deployed", tls_cmd.run_deployed, "certbot's deploy hook (not for people)")
+    env_parser = _add(sub, "env", env_cmd.run, "show, set or unset the app's environment variables",
+               site="one")
+    env_cmd.add_arguments(env_parser)
+    run_parser = _add(sub, "run", run_cmd.run,
+               "run a one-off command as the site user, in the site's venv and environment",
+               site="one")
+    run_cmd.add_arguments(run_parser)
     for formula in _installed_formulae():
         for name, text, add_arguments, handler in formula.commands():
             add_arguments(_add(sub, name, handler, text))

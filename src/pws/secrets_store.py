@@ -21,13 +21,14 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import safefs
+from . import appenv, safefs
 from .errors import PwsError
 from .paths import Paths
 from .site import Site
 
 BASE_MODE, DIR_MODE, FILE_MODE = 0o711, 0o750, 0o640
 KEPT_DIR_MODE, KEPT_FILE_MODE = 0o700, 0o600
+USER_ENV = "user_env"  # the admin's variables (`pws env`), merged into "env"
 
 
 def site_gid(user: str, *, required: bool = True) -> int:
@@ -107,15 +108,21 @@ class SecretsStore:
         self._write(key, value + "\n")
 
     def _write(self, key: str, text: str) -> None:
-        with self._dir(create=True) as fd:
-            safefs.write_at(fd, key, text.encode(), FILE_MODE, 0, site_gid(self.user))
+        self._write_bytes(key, text.encode())
 
-    def get(self, key: str) -> str:
+    def _write_bytes(self, key: str, data: bytes) -> None:
+        with self._dir(create=True) as fd:
+            safefs.write_at(fd, key, data, FILE_MODE, 0, site_gid(self.user))
+
+    def _read_bytes(self, key: str) -> bytes:
         if not self.dir.parent.is_dir():
-            return ""
+            return b""
         with self._dir(create=False) as fd:
             data = None if fd is None else safefs.read_at(fd, key)
-        return (data or b"").decode().strip()
+        return data or b""
+
+    def get(self, key: str) -> str:
+        return self._read_bytes(key).decode().strip()
 
     def get_or_make(self, key: str, nbytes: int = 50) -> str:
         return self.get(key) or self._make(key, nbytes)
@@ -125,9 +132,19 @@ class SecretsStore:
         self.put(key, value)
         return value
 
+    # --- the environment: the admin's variables (`pws env`) and the env file every process gets
+    def user_env(self) -> dict[str, str]:
+        """The variables the admin set with `pws env` (exact values)."""
+        return appenv.parse(self._read_bytes(USER_ENV))
+
+    def write_user_env(self, env: dict[str, str]) -> None:
+        self._write_bytes(USER_ENV, appenv.render(env))
+
     def write_env(self, env: dict[str, str]) -> None:
-        """The app's environment, literal KEY=VALUE lines, read by its gunicorn config (as the site user)."""
-        self._write("env", "".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+        """The app's environment, literal KEY=VALUE lines, read by its gunicorn config (as the
+        site user): pws's own variables (env) and the admin's (`pws env`); where a name is in
+        both (a formula that came to set it), pws's value counts."""
+        self._write_bytes("env", appenv.render({**self.user_env(), **env}))
 
     # --- when the site goes (rmsite, issue 9 item 11)
     def keep_for_data(self) -> Path | None:

@@ -55,9 +55,11 @@ def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, pa
            fix="check the --requirement specs and the project's requirements.txt; nothing was kept.")
 
 
-def check_app(venv: Path, app_dir: Path, spec: str, user: str, home: Path) -> None:
+def check_app(venv: Path, app_dir: Path, spec: str, user: str, home: Path,
+              site_env: dict[str, str] | None = None) -> None:
+    """Import the app as the site user, with the environment it is served with (site_env)."""
     proc = run_as(user, [str(python(venv)), "-I", "-c", _CHECK_APP, str(app_dir), spec],
-                  env=base_env(home, venv), cwd=app_dir)
+                  env={**base_env(home, venv), **(site_env or {})}, cwd=app_dir)
     if proc.returncode == 3:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         from .apperror import fix_for

@@ -382,6 +382,9 @@ class DjangoFormula(Formula):
     def env(self, ctx: Context) -> dict[str, str]:
         return {"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
 
+    def work_dir(self, ctx: Context) -> Path:
+        return self.project_dir(ctx)  # where manage.py is
+
     def project_subdir(self, site) -> str:
         return site.options.get("project_dir", ".")  # validated: relative, no "..", no links
 

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import databases, runas, safefs
+from .. import appenv, databases, runas, safefs
 from ..errors import InvalidInput, PwsError
 from ..paths import Paths
 from ..releases import READY, Release, Releases
@@ -95,9 +95,9 @@ class Context:
     def site_env(self) -> dict[str, str]:
         """The environment the app runs with (the file its gunicorn config reads).
 
-        Only ever given to the site's own programs, after the switch to the site user."""
-        text = (safefs.read_file(self.paths.secrets_dir(self.site.name) / "env") or b"").decode()
-        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        Only ever given to the site's own programs, after the switch to the site user. Values
+        are exact (appenv: literal lines, split at LF and the first '=')."""
+        return appenv.parse(safefs.read_file(self.paths.secrets_dir(self.site.name) / "env") or b"")
 
     def run_as_site(self, argv: list[str], *, problem: str, fix: str = "", cwd: Path | None = None,
                     capture: bool = True, extra_env: dict[str, str] | None = None):
@@ -141,6 +141,10 @@ class Formula:
         """Environment variables the app needs (e.g. DJANGO_SETTINGS_MODULE)."""
         return {}
 
+    def work_dir(self, ctx: Context) -> Path:
+        """Where the site's one-off commands (`pws run`) start: the project's own dir."""
+        return ctx.app_dir
+
     def commands(self) -> list[tuple[str, str, object, object]]:
         """Extra `pws` subcommands: (name, help, add_arguments(parser), run(args, env))."""
         return []
@@ -153,7 +157,8 @@ class Formula:
     def check_app(self, ctx: Context) -> None:
         """Fail clearly, before anything is served, if the app does not load."""
         from .. import venv
-        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user, ctx.home)
+        venv.check_app(ctx.venv, ctx.app_dir, ctx.site.app, ctx.site.user, ctx.home,
+                       ctx.site_env())
 
     def ready_paths(self, ctx: Context) -> list[str]:
         """What must answer below 500 through nginx before the site counts as live."""
