@@ -26,16 +26,20 @@ worker_tmp_dir = "/dev/shm"
 
 
 # The app's environment (`pws env`), read here rather than by systemd: a new master started by
-# a deploy (USR2) reads it afresh, so a variable removed is gone too. Literal KEY=VALUE lines.
+# a deploy (USR2) reads it afresh, so a variable removed is gone too. Literal KEY=VALUE lines,
+# set as they are (gunicorn's raw_env would strip them); the workers inherit them.
 def _site_env(path=$env_file):
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return [line.rstrip("\n") for line in f if "=" in line]
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
     except FileNotFoundError:
-        return []
+        return {}
+    pairs = (line.split(b"=", 1) for line in lines if b"=" in line)
+    return {key.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+            for key, value in pairs}
 
 
-raw_env = _site_env()
+_os.environ.update(_site_env())
 
 # Rolling reloads (`pws reload`): each worker marks itself ready once the app is imported,
 # so pws adds a new worker (TTIN), waits for its mark, then retires the oldest (TTOU).

@@ -9,9 +9,7 @@ CR is refused with LF: readers that take CR as a line end (Python's text files, 
 gunicorn config reads it as; systemd's EnvironmentFile=) would see a second variable there.
 docs/security.md lists the reserved names and why.
 
-The service gets the file through its gunicorn config as gunicorn's `raw_env`, whose
-validator strips each KEY=VALUE entry: white space at the end of a value would be lost, so
-such values are refused (changed_by_service) until the config sets the variables itself.
+The service gets the file through its gunicorn config, which sets each variable as it is.
 """
 from __future__ import annotations
 
@@ -86,22 +84,9 @@ def check_value(name: str, value: str) -> None:
             raise InvalidInput(f"The value of {name} holds {what}, which no variable can hold.",
                                "give it on one line (encode it, e.g. base64, if it needs "
                                "several).")
-    changed = changed_by_service(value)
-    if changed:
-        raise InvalidInput(f"The value of {name} holds {changed}: the site's service would not "
-                           "get it exactly (gunicorn strips it, a limit of this version).",
-                           "leave it out, or encode the value (e.g. base64).")
     if len(encode(value)) > MAX_VALUE:
         raise InvalidInput(f"The value of {name} is longer than {MAX_VALUE} bytes.",
                            "store a large value in a file of the site instead.")
-
-
-def changed_by_service(value: str) -> str | None:
-    """What of value the site's service would not get as written (None: nothing): gunicorn's
-    raw_env strips white space (str.strip's) from the end of each KEY=VALUE entry."""
-    if value != value.rstrip():
-        return f"white space at its end (U+{ord(value[-1]):04X})"
-    return None
 
 
 def encode(text: str) -> bytes:

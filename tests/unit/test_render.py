@@ -50,6 +50,7 @@ def render_config(tmp_path, site_, formula=None, env=None):
     os.environ.update(env or {})
     try:
         exec(compile(text, "gunicorn.conf.py", "exec"), values)
+        values["_environ_after"] = dict(os.environ)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -79,9 +80,12 @@ def test_gunicorn_config_serves_the_release_named_by_pws_release(tmp_path):
 def test_gunicorn_config_reads_the_env_file_literally(tmp_path):
     env_file = tmp_path / "etc/pws/secrets/blog/env"
     env_file.parent.mkdir(parents=True)
-    env_file.write_bytes("A=1\nB= spaced $HOME \"q\" \\n=x\nC=é\nnot a variable\n".encode())
-    values = render_config(tmp_path, site())
-    assert values["raw_env"] == ['A=1', 'B= spaced $HOME "q" \\n=x', "C=é"]
+    env_file.write_bytes("A=1\nB= spaced $HOME \"q\" \\n=x \nC=é\nnot a variable\n".encode()
+                         + b"D=\xff\n")
+    environ = render_config(tmp_path, site())["_environ_after"]
+    assert (environ["A"], environ["B"], environ["C"]) == ("1", ' spaced $HOME "q" \\n=x ', "é")
+    assert os.fsencode(environ["D"]) == b"\xff"  # bytes reach the app as they are
+    assert "not a variable" not in environ
 
 
 def test_pyramid_settings_name_files_of_the_served_release(tmp_path):
