@@ -88,6 +88,9 @@ def switch_master(old: int, find_new: Callable[[], int], ready_dir: Path,
                             "see `pws logs NAME`.")
     _kill(old, signal.SIGTERM)
     _wait(lambda: not procs.alive(old), boot_timeout)
+    # Wake the new master (WINCH does nothing else to a master not daemonised): it notices at
+    # once that its parent is gone and takes USR2 again, instead of within a second.
+    _kill(new[0], signal.SIGWINCH)
     return new[0]
 
 
