@@ -115,6 +115,10 @@ def test_kill_9_of_the_master_is_survived(ct, hello):
             "0", pid):
         assert time.monotonic() < deadline, "systemd did not start a new master"
         time.sleep(0.1)
+    # ... and until it has told systemd it is up (the next tests compare unit states).
+    while ct.run("systemctl is-active pws-site@hello.service", check=False).stdout.strip() != "active":
+        assert time.monotonic() < deadline, "the new master never became active"
+        time.sleep(0.1)
 
 
 BAD = [
