@@ -1,6 +1,6 @@
 """The build phase of a release (docs/security.md): its app/ (and its venv, when the release
 gets a new one) are handed to the site user, everything that runs the project's or its
-dependencies' code (venv creation, pip, sdist and project builds, compileall, django-admin)
+dependencies' code (venv creation, uv or pip, sdist and project builds, compileall, django-admin)
 runs as that user, then root seals the trees again: root:pws-NAME, dirs 0750, files 0640
 (0750 if executable), walked by fd, links never followed. A venv shared with the live release
 is never handed over."""
@@ -82,7 +82,7 @@ class SiteBuild:
             venv.create(self.venv, self.site.user, self.home)
 
     def install(self, packages=(), requirement_files=(), project: bool = False) -> None:
-        """pip install as the site user; the project is built from a scratch copy, so its
+        """uv (or pip) install as the site user; the project is built from a scratch copy, so its
         build/ and *.egg-info never land in app/."""
         source = None
         if project:
@@ -91,11 +91,12 @@ class SiteBuild:
                      problem="Could not copy the project for its build.")
         venv.pip_install(self.venv, user=self.site.user, home=self.home, cache=self.cache,
                          tmp=self.tmp, packages=packages, requirement_files=requirement_files,
-                         project=source)
+                         project=source, ui=self.ui)
 
     def compile_app(self) -> None:
         """app/ is read-only to the running site: compile its bytecode now, as the site user."""
         # A file that does not compile (a Python 2 script in docs/) is the project's business:
         # the exit status is not checked, as Python would only skip its bytecode.
-        self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q", "-x",
-                  COMPILE_EXCLUDE, str(self.app)], problem="")
+        with self.ui.step("compiling the bytecode"):
+            self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q", "-x",
+                      COMPILE_EXCLUDE, str(self.app)], problem="")
