@@ -281,7 +281,10 @@ def hang(b: Bench) -> list[tuple]:
     for _ in range(RUNS):
         b.sh("for i in $(seq 50); do curl -sf -o /dev/null -H 'Host: hello.example.org' "
              "http://127.0.0.1/ && break; sleep 0.2; done")
-        b.sh("systemctl kill --signal=SIGSTOP pws-site@hello.service")
+        # Every process of the service, by its cgroup (systemctl kill can fail on a process
+        # that is exiting right then: an old master a deploy retired).
+        b.sh("cg=$(systemctl show -p ControlGroup --value pws-site@hello.service); "
+             "for p in $(cat /sys/fs/cgroup$cg/cgroup.procs); do kill -STOP $p 2>/dev/null; done; true")
         start = time.monotonic()
         while time.monotonic() - start < 90:
             out = b.ct.run("curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "
