@@ -62,10 +62,11 @@ class SiteBuild:
         killed = users.kill_strays(self.site.user, self.keep())
         if killed:
             self.ui.warn(f"killed {killed} process(es) the build of {self.site.name} left running")
-        for tree in self.trees:
-            with contextlib.suppress(FileNotFoundError):
-                self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
-                                              file_mode=0o640, made_by=self.uid))
+        with self.ui.step("sealing the code and the venv"):
+            for tree in self.trees:
+                with contextlib.suppress(FileNotFoundError):
+                    self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
+                                                  file_mode=0o640, made_by=self.uid))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _report(self, skipped: list[str]) -> None:

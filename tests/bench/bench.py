@@ -195,7 +195,7 @@ STEP_LINE = re.compile(r"… (.+?) (?:done \(([\d.]+)s\)|failed)")
 STEP_LABELS = (
     (r"creating the user", "user"), (r"copying ", "copy code"), (r"creating the venv", "venv"),
     (r"installing django==", "django for startproject"), (r"installing \d+ package", "install"),
-    (r"compiling", "bytecode"), (r"checking that the app imports", "import check"),
+    (r"compiling", "bytecode"), (r"sealing", "seal"), (r"checking that the app imports", "import check"),
     (r"copying the database", "db copy"), (r"manage\.py (\w+)", None),
     (r"creating the (sqlite|postgresql)", "database"), (r"validating and reloading nginx", "nginx reload"),
     (r"starting gunicorn", "start"), (r"waiting for ", "readiness"), (r"health gate", "gate"),
