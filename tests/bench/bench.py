@@ -283,11 +283,11 @@ def hang(b: Bench) -> list[tuple]:
              "http://127.0.0.1/ && break; sleep 0.2; done")
         # Every process of the service (systemctl kill may report an error for a process
         # exiting right then, an old master a deploy retired: the others are stopped anyway).
+        start = time.monotonic()
         b.ct.run("systemctl kill --signal=SIGSTOP pws-site@hello.service", check=False)
         stopped = b.ct.run("curl -s -o /dev/null -w '%{http_code}' --max-time 0.5 -H "
                            "'Host: hello.example.org' http://127.0.0.1/", check=False).stdout
         assert stopped != "200", "SIGSTOP did not stop the site: the figure would mean nothing"
-        start = time.monotonic()
         while time.monotonic() - start < 90:
             out = b.ct.run("curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "
                            "'Host: hello.example.org' http://127.0.0.1/", check=False).stdout
