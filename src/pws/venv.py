@@ -120,10 +120,13 @@ def pip_config(paths=PIP_CONFIGS) -> tuple[list[str], dict[str, str], str]:
 
 
 def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, packages=(),
-                requirement_files=(), project: Path | None = None, ui=None) -> str:
+                requirement_files=(), project: Path | None = None, ui=None,
+                compile_bytecode: bool = True) -> str:
     """Install into venv as user; cache and tmp are the user's own dirs. uv first, else pip
     (see the module's doc); which one installed. Raises CommandFailed (or InvalidInput for
-    requirements that cannot be met) with one line saying why."""
+    requirements that cannot be met) with one line saying why. compile_bytecode=False when
+    another install of at least one more package follows: uv then compiles the whole
+    site-packages (pip compiles what it installs, always)."""
     if not (packages or requirement_files or project):
         return ""
     uv = uv_binary()
@@ -133,7 +136,7 @@ def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, pa
     if not reason:
         args = [uv, "pip", "install", "--python", str(python(venv)), "--quiet",
                 "--cache-dir", str(cache / "uv"), "--link-mode", "hardlink",
-                "--compile-bytecode", *config_args]
+                *(["--compile-bytecode"] if compile_bytecode else []), *config_args]
         args += _install_args(requirement_files, project, packages)
         env = {**_uv_env(home, tmp), **config_env}
         proc = run_as(user, args, env=env, cwd=tmp)
