@@ -124,9 +124,9 @@ def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, pa
                 compile_bytecode: bool = True) -> str:
     """Install into venv as user; cache and tmp are the user's own dirs. uv first, else pip
     (see the module's doc); which one installed. Raises CommandFailed (or InvalidInput for
-    requirements that cannot be met) with one line saying why. compile_bytecode=False when
-    another install of at least one more package follows: uv then compiles the whole
-    site-packages (pip compiles what it installs, always)."""
+    requirements that cannot be met) with one line saying why. compile_bytecode=False leaves
+    uv's installs without bytecode (uv compiles only what it installed: the sealed venv must
+    get it at once, so pws always asks for it; pip always compiles)."""
     if not (packages or requirement_files or project):
         return ""
     uv = uv_binary()

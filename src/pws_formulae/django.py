@@ -264,10 +264,8 @@ class DjangoFormula(Formula):
         """Called in the build phase: the venv and app/ are the site user's, who runs it all."""
         user, tmp = ctx.site.user, ctx.paths.build_dir(ctx.site.name)
         with ctx.ui.step(f"installing {pins.DJANGO} for django-admin startproject"):
-            # Bytecode comes with the build's own install right after (all of site-packages).
             venv.pip_install(ctx.venv, user=user, home=ctx.home, tmp=tmp, packages=[pins.DJANGO],
-                             cache=ctx.paths.site_pip_cache(ctx.site.name), ui=ctx.ui,
-                             compile_bytecode=False)
+                             cache=ctx.paths.site_pip_cache(ctx.site.name), ui=ctx.ui)
         runas.run_as(user, [str(ctx.venv / "bin" / "django-admin"), "startproject",
                             NEW_PROJECT_PACKAGE, str(ctx.app_dir)],
                      env=runas.base_env(ctx.home, ctx.venv), cwd=tmp,
