@@ -78,8 +78,32 @@ def pre_exec(server):
         _os.dup2(listener.fileno(), 3 + offset)
 
 
+# systemd's watchdog (WatchdogSec= in pws-site@.service): the master tells systemd it is alive
+# from its own main loop (gunicorn runs murder_workers there about once a second), so a master
+# that is stopped or stuck stops telling, and systemd kills and restarts the site. Only under
+# systemd (NOTIFY_SOCKET); elsewhere, and for the health gate, nothing is sent.
+def _feed_watchdog(server):
+    address = _os.environ.get("NOTIFY_SOCKET", "")
+    if not address.startswith(("/", "@")):
+        return
+    import socket as _socket
+    address = "\0" + address[1:] if address.startswith("@") else address
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    loop_step = server.murder_workers
+
+    def murder_workers():
+        try:
+            sock.sendto(b"WATCHDOG=1", address)
+        except OSError:
+            pass
+        loop_step()
+
+    server.murder_workers = murder_workers
+
+
 # The new master tells systemd it is the service's main process now, so the old one can go.
 def when_ready(server):
+    _feed_watchdog(server)
     if server.master_pid:
         from gunicorn import systemd as _systemd
         _systemd.sd_notify(f"MAINPID={_os.getpid()}", server.log)

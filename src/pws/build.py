@@ -1,6 +1,6 @@
 """The build phase of a release (docs/security.md): its app/ (and its venv, when the release
 gets a new one) are handed to the site user, everything that runs the project's or its
-dependencies' code (venv creation, pip, sdist and project builds, compileall, django-admin)
+dependencies' code (venv creation, uv or pip, sdist and project builds, compileall, django-admin)
 runs as that user, then root seals the trees again: root:pws-NAME, dirs 0750, files 0640
 (0750 if executable), walked by fd, links never followed. A venv shared with the live release
 is never handed over."""
@@ -62,10 +62,11 @@ class SiteBuild:
         killed = users.kill_strays(self.site.user, self.keep())
         if killed:
             self.ui.warn(f"killed {killed} process(es) the build of {self.site.name} left running")
-        for tree in self.trees:
-            with contextlib.suppress(FileNotFoundError):
-                self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
-                                              file_mode=0o640, made_by=self.uid))
+        with self.ui.step("sealing the code and the venv"):
+            for tree in self.trees:
+                with contextlib.suppress(FileNotFoundError):
+                    self._report(safefs.seal_tree(tree, 0, self.gid, dir_mode=0o750,
+                                                  file_mode=0o640, made_by=self.uid))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _report(self, skipped: list[str]) -> None:
@@ -82,7 +83,7 @@ class SiteBuild:
             venv.create(self.venv, self.site.user, self.home)
 
     def install(self, packages=(), requirement_files=(), project: bool = False) -> None:
-        """pip install as the site user; the project is built from a scratch copy, so its
+        """uv (or pip) install as the site user; the project is built from a scratch copy, so its
         build/ and *.egg-info never land in app/."""
         source = None
         if project:
@@ -91,7 +92,7 @@ class SiteBuild:
                      problem="Could not copy the project for its build.")
         venv.pip_install(self.venv, user=self.site.user, home=self.home, cache=self.cache,
                          tmp=self.tmp, packages=packages, requirement_files=requirement_files,
-                         project=source)
+                         project=source, ui=self.ui)
 
     def compile_app(self) -> None:
         """app/ is read-only to the running site: compile its bytecode now, as the site user."""
@@ -100,6 +101,7 @@ class SiteBuild:
         # checked-hash: files root writes after this (the framework's settings, e.g. Django's
         # pws_settings.py) can keep their size and mtime second; a timestamp check would then
         # import stale bytecode. A hash check never does.
-        self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q",
-                  "--invalidation-mode", "checked-hash", "-x", COMPILE_EXCLUDE, str(self.app)],
-                 problem="")
+        with self.ui.step("compiling the bytecode"):
+            self.run([str(venv.python(self.venv)), "-I", "-m", "compileall", "-q",
+                      "--invalidation-mode", "checked-hash", "-x", COMPILE_EXCLUDE,
+                      str(self.app)], problem="")

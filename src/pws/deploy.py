@@ -179,7 +179,8 @@ class Deployer:
         self.write_env(ctx, formula)
         formula.configure(ctx)
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
-        formula.check_app(ctx)
+        with self.ui.step("checking that the app imports"):
+            formula.check_app(ctx)
         formula.deploy_hooks(ctx)
         run_release_commands(formula, ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.

@@ -87,5 +87,5 @@ def wait_until_answers(host: str, path: str = "/", *, unix: Path | None = None, 
                 return None
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)  # a refused connect costs next to nothing: the wait is the user's
     return None

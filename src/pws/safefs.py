@@ -178,9 +178,10 @@ def seal_tree(root: Path, uid: int, gid: int, *, dir_mode: int, file_mode: int,
     """Give the tree at root to uid:gid with these modes (exec bits kept for executables).
 
     Directories are chowned before they are listed, so whoever wrote the tree cannot add to a
-    directory once it was visited. Links are chowned themselves (never followed); a file with
-    several hard links, or owned by someone else than made_by (the user who wrote the tree)
-    or root, is left alone and reported: it was not made here. Returns what was skipped.
+    directory once it was visited. Links are chowned themselves (never followed); a file owned
+    by someone else than made_by (the user who wrote the tree) or root, or with several hard
+    links and not made_by's, is left alone and reported: it was not made here. Returns what
+    was skipped.
     """
     skipped: list[str] = []
     with opened_dir(root) as fd:
@@ -244,7 +245,11 @@ def _seal_file(dirfd: int, name: str, shown: str, uid: int, gid: int, file_mode:
     fd, st = opened
     try:
         owners = {0, uid} | ({made_by} if made_by is not None else set())
-        if st.st_nlink != 1 or st.st_uid not in owners:
+        # A file with several links is sealed only if the tree's writer owns it: its other
+        # links are then where that user could write (uv's hard links from the site's own
+        # cache), and it gets what the tree gets. Anyone else's was linked in from elsewhere.
+        own = made_by not in (None, 0) and st.st_uid == made_by
+        if (st.st_nlink != 1 and not own) or st.st_uid not in owners:
             skipped.append(shown)
             return
         os.fchown(fd, uid, gid)

@@ -34,7 +34,7 @@ class UI:
                 print(" failed", flush=True)
             raise
         if not self.quiet:
-            print(f" done ({time.monotonic() - start:.1f}s)", flush=True)
+            print(f" done ({time.monotonic() - start:.2f}s)", flush=True)
 
     def ask(self, question: str, default: str) -> str:
         if not self.interactive:

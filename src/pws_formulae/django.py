@@ -316,7 +316,7 @@ class DjangoFormula(Formula):
         user, tmp = ctx.site.user, ctx.paths.build_dir(ctx.site.name)
         with ctx.ui.step(f"installing {pins.DJANGO} for django-admin startproject"):
             venv.pip_install(ctx.venv, user=user, home=ctx.home, tmp=tmp, packages=[pins.DJANGO],
-                             cache=ctx.paths.site_pip_cache(ctx.site.name))
+                             cache=ctx.paths.site_pip_cache(ctx.site.name), ui=ctx.ui)
         runas.run_as(user, [str(ctx.venv / "bin" / "django-admin"), "startproject",
                             NEW_PROJECT_PACKAGE, str(ctx.app_dir)],
                      env=runas.base_env(ctx.home, ctx.venv), cwd=tmp,

@@ -189,6 +189,145 @@ def mksite_times(b: Bench) -> list[tuple]:
     return rows
 
 
+# --- where mksite and deploy spend their time (issue 16)
+STEP_LINE = re.compile(r"… (.+?) (?:done \(([\d.]+)s\)|failed)")
+# Step names carry site names, release ids and counts: folded into one label each.
+STEP_LABELS = (
+    (r"creating the user", "user"), (r"copying ", "copy code"), (r"creating the venv", "venv"),
+    (r"installing django==", "django for startproject"), (r"installing \d+ package", "install"),
+    (r"compiling", "bytecode"), (r"sealing", "seal"), (r"checking that the app imports", "import check"),
+    (r"copying the database", "db copy"), (r"manage\.py (\w+)", None),
+    (r"creating the (sqlite|postgresql)", "database"), (r"validating and reloading nginx", "nginx reload"),
+    (r"starting gunicorn", "start"), (r"waiting for ", "readiness"), (r"health gate", "gate"),
+    (r"switching to release", "switch"), (r"checking .* through nginx", "check via nginx"),
+)
+
+
+def _label(step: str) -> str:
+    for pattern, label in STEP_LABELS:
+        match = re.match(pattern, step)
+        if match:
+            return label or f"manage.py {match.group(1)}"
+    return step[:24]
+
+
+def steps_of(out: str) -> dict[str, float]:
+    steps: dict[str, float] = {}
+    for match in STEP_LINE.finditer(out):
+        label = _label(match.group(1))
+        steps[label] = steps.get(label, 0.0) + float(match.group(2) or 0)
+    return steps
+
+
+def timed_steps(b: Bench, cmd: str) -> tuple[float, dict[str, float]]:
+    start = time.monotonic()
+    out = b.sh(cmd)
+    total = time.monotonic() - start
+    steps = steps_of(out)
+    steps["(rest)"] = max(0.0, total - sum(steps.values()))
+    return total, steps
+
+
+def app_import_time(b: Bench, site: str, code: str) -> float:
+    """The app's own import, as the site user with its venv (what a deploy cannot avoid)."""
+    out = b.sh(f"cd /srv/pws/{site}/current/app && runuser -u pws-{site} -- env $(cat "
+               f"/etc/pws/secrets/{site}/env 2>/dev/null | grep -v '^#' | xargs) "
+               f"/srv/pws/{site}/current/venv/bin/python -c 'import sys, time; sys.path.insert(0, \"\"); "
+               f"t = time.monotonic(); {code}; print(time.monotonic() - t)'")
+    return float(out.split()[-1])
+
+
+def steps(b: Bench) -> list[tuple]:
+    """mksite (wsgi, django; the 2nd site of each, warm) and unchanged deploys, step by step;
+    the medians of RUNS, each step as pws's own "… step done (N s)" lines report it."""
+    runs: dict[str, list] = {}
+    commands = {
+        "mksite wsgi (warm)": lambda i: f"mksite wsgi tw{i} --app tiny:app --from /root/tiny --yes",
+        "mksite django (warm)": lambda i: f"mksite django td{i} --yes",
+        "deploy wsgi, unchanged": lambda i: "pws deploy hello --from /root/hello",
+        "deploy django, unchanged": lambda i: "pws apply dj",
+    }
+    b.sh("mksite wsgi tw-first --app tiny:app --from /root/tiny --yes; mksite django td-first --yes")
+    for label, cmd in commands.items():
+        runs[label] = [timed_steps(b, cmd(i)) for i in range(RUNS + 1)]
+    b.sh("for s in tw-first td-first tw0 tw1 tw2 td0 td1 td2; do "
+         "rmsite $s --yes --delete-source --drop-database >/dev/null 2>&1; done")
+    imports = {
+        "deploy wsgi, unchanged": app_import_time(b, "hello", "import hello"),
+        "deploy django, unchanged": app_import_time(
+            b, "dj", "from django.core.wsgi import get_wsgi_application; get_wsgi_application()"),
+    }
+    b.raw["steps"] = {k: [{"total": t, "steps": s} for t, s in v] for k, v in runs.items()}
+    b.raw["app import s"] = imports
+    rows = []
+    print("\n  where the time goes (median of the runs, seconds):", flush=True)
+    for label, results in runs.items():
+        total = statistics.median(t for t, _ in results)
+        names = list(dict.fromkeys(n for _, s in results for n in s))
+        parts = {n: statistics.median(s.get(n, 0.0) for _, s in results) for n in names}
+        breakdown = ", ".join(f"{n} {v:.2f}" for n, v in parts.items() if v >= 0.005)
+        print(f"    {label}: {total:.2f} s = {breakdown}", flush=True)
+        detail = breakdown
+        if label in imports:
+            detail = f"app import {imports[label]:.2f} s; " + breakdown
+        rows.append((label, f"{total:.2f} s", detail, None))
+    return rows
+
+
+def hang(b: Bench) -> list[tuple]:
+    """A whole site stopped with SIGSTOP (master and workers): how long until it serves again,
+    with the default settings. A fresh site each run: two hangs of one site within a minute
+    count against its StartLimitBurst like a crash loop (the socket's start attempts while it
+    restarts included), and the second would end its restarts."""
+    took = []
+    for i in range(RUNS):
+        host = f"hang{i}.example.org"
+        b.sh(f"mksite wsgi hang{i} --app tiny:app --from /root/tiny --domain {host} --yes")
+        b.sh("sleep 2")
+        start = time.monotonic()
+        b.ct.run(f"systemctl kill --signal=SIGSTOP pws-site@hang{i}.service", check=False)
+        stopped = b.ct.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 0.5 -H "
+                           f"'Host: {host}' http://127.0.0.1/", check=False).stdout
+        assert stopped != "200", "SIGSTOP did not stop the site: the figure would mean nothing"
+        while time.monotonic() - start < 90:
+            out = b.ct.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 1 -H "
+                           f"'Host: {host}' http://127.0.0.1/", check=False).stdout
+            if out == "200":
+                break
+            time.sleep(0.1)
+        took.append(time.monotonic() - start)
+        b.sh(f"rmsite hang{i} --yes --delete-source >/dev/null")
+    t = b.keep("SIGSTOP: serving again after s", took)
+    return [("a whole site SIGSTOPped: serving again after", f"{t:.1f} s", "defaults", None)]
+
+
+def idle_cost(b: Bench, n: int) -> list[tuple]:
+    """What watching N idle sites costs: one `pws health --all` pass (CPU of pws and what it
+    runs) times the passes per hour, and the CPU of everything else of the idle sites (their
+    gunicorns and PID 1, which receives their notifications) over 60 s, per hour."""
+    code = ("import resource, subprocess; subprocess.run(['pws', 'health', '--all', '--quiet'], "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "r = resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime + r.ru_stime)")
+    health = statistics.median(float(b.sh(f"python3 -c \"{code}\"").strip()) for _ in range(3))
+    interval = b.sh("systemctl show -p TimersMonotonic pws-health.timer; "
+                    "grep -h '^OnUnitActiveSec=' /lib/systemd/system/pws-health.timer").strip()
+    seconds = float(re.search(r"OnUnitActiveSec=(\d+)", interval).group(1))
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = ("pids=\"1 $(pgrep -f '^gunicorn: ' | tr '\\n' ' ') $(pgrep -u root -x systemd)\"; "
+           "for p in $pids; do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done "
+           "| awk '{s += $1} END {print s + 0}'")
+    before = float(b.sh(cpu))
+    time.sleep(60)
+    after = float(b.sh(cpu))
+    idle = (after - before) / ticks * 60  # CPU seconds per hour
+    per_hour = health * 3600 / seconds
+    b.raw[f"idle cost {n} sites"] = {"health pass cpu s": health, "interval s": seconds,
+                                     "sites + pid1 cpu s per hour": idle}
+    return [(f"watching {n} idle sites: health passes (every {seconds:.0f} s) + idle sites",
+             f"{per_hour:.0f} + {idle:.0f} CPU s/h",
+             f"one pass {health * 1000:.0f} ms CPU", None)]
+
+
 def releases(b: Bench) -> list[tuple]:
     """pws deploy of an unchanged project (wsgi and Django), pws rollback, and what a deploy
     costs the requests served meanwhile (wrk through nginx, deploys back to back)."""
@@ -241,6 +380,7 @@ def scaling(b: Bench) -> list[tuple]:
                  lists[100] / lists[1]))
     rows.append(("mksite: 100th site vs 1st (median of 3 around each)", f"{last:.1f} s vs {first:.1f} s",
                  "", last / first))
+    rows += idle_cost(b, 100)
     b.sh("for n in $(seq 1 100); do rmsite s$n --yes --delete-source >/dev/null; done", timeout=1800)
     return rows
 
@@ -306,8 +446,8 @@ def print_table(rows: list[tuple], machine: str) -> None:
         print(f"  {name.ljust(width)}  {figure:<24} {ratio_text:<12} {detail}")
 
 
-PARTS = ("throughput", "static_files", "tls", "idle_and_cold_start", "mksite_times", "releases",
-         "scaling")
+PARTS = ("throughput", "static_files", "tls", "idle_and_cold_start", "mksite_times", "steps",
+         "releases", "hang", "scaling")
 
 
 def _chosen_parts(names: list[str]):

@@ -211,7 +211,7 @@ BAD = [
     ("bad --settings", f"django bad --from {P}/django_shop --settings shop.nothere",
      "--settings shop.nothere: no such module", None),
     ("failing requirements", "django bad --from {src}",
-     "pip could not install the site's requirements", _bad_requirements),
+     "The site's requirements cannot be met: Because no-such-package-pws", _bad_requirements),
     ("broken migration", "django bad --from {src}",
      "manage.py migrate failed: while applying notes.0002_broken: django.db.utils."
      "OperationalError: no such table: no_such_table", _broken_migration),

@@ -84,3 +84,18 @@ def test_copy_tree_skips_links_when_publishing(tmp_path, outside):
     assert sorted(os.listdir(tmp_path / "published")) == ["style.css"]
     kept = safefs.copy_tree(src, tmp_path / "app", keep_links=True)
     assert kept == [] and os.readlink(tmp_path / "app" / "leak") == str(outside / "victim")
+
+
+def test_seal_tree_seals_a_file_its_writer_hard_linked_from_its_own_cache(tmp_path):
+    """uv hard-links a site's venv from the site's own cache: those files are the writer's
+    and are sealed like any other (both links then name a root-owned, read-only file)."""
+    writer = NOBODY
+    cache, tree = tmp_path / "cache", tmp_path / "venv"
+    cache.mkdir()
+    tree.mkdir()
+    (cache / "mod.py").write_text("x = 1\n")
+    os.chown(cache / "mod.py", writer, writer)
+    os.link(cache / "mod.py", tree / "mod.py")
+    assert safefs.seal_tree(tree, 0, 0, dir_mode=0o750, file_mode=0o640, made_by=writer) == []
+    st = os.stat(cache / "mod.py")
+    assert (st.st_uid, st.st_mode & 0o777, st.st_nlink) == (0, 0o640, 2)

@@ -164,7 +164,8 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     paths, ui = env.paths, env.ui
     home = paths.site_home(site.name)
     tx.on_rollback(f"remove user {site.user}", lambda: users.remove(site.user))
-    users.create(site.user, home)
+    with ui.step(f"creating the user {site.user}"):
+        users.create(site.user, home)
     tx.on_rollback(f"remove {home}", lambda: shutil.rmtree(home, ignore_errors=True))
     tx.on_rollback("remove secrets", lambda: shutil.rmtree(paths.secrets_dir(site.name), ignore_errors=True))
     tx.on_rollback("remove the pip cache", lambda: shutil.rmtree(paths.site_pip_cache(site.name),
