@@ -125,7 +125,7 @@ def _with_broken_migration(ct) -> str:
 
 
 @pytest.mark.parametrize("prepare, message", [
-    (_with_bad_requirements, "pip could not install the site's requirements"),
+    (_with_bad_requirements, "The site's requirements cannot be met"),
     (_with_broken_migration, "manage.py migrate failed: while applying notes.0002_broken: "
                              'django.db.utils.ProgrammingError: relation "no_such_table" does not exist'),
 ], ids=["failing requirements", "broken migration"])

@@ -140,7 +140,7 @@ BAD = [
     ("mksite wsgi two --from /root/hello --app hello:NOT_CALLABLE --domain two.example.org --yes",
      "is not callable"),
     ("mksite wsgi two --from /root/hello --app hello:app --domain two.example.org "
-     "--requirement no-such-package-pws==1.0 --yes", "pip could not install"),
+     "--requirement no-such-package-pws==1.0 --yes", "no-such-package-pws"),
     ("mksite wsgi two --from /root/nowhere --app hello:app --yes", "no such directory"),
     ("mksite rails two --from /root/hello --yes", "no formula 'rails'"),
     ("runuser -u nobody -- mksite wsgi two --from /root/hello --app hello:app --yes", "needs root"),
