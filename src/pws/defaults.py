@@ -15,17 +15,24 @@ from .paths import Paths
 KEYS = ("workers", "timeout", "idle", "health_path", "health_timeout", "keep_releases")
 
 
-def site_defaults(paths: Paths) -> dict:
-    """The [defaults] table, each value checked by the rule a site's own value obeys."""
+def pws_toml_table(paths: Paths, name: str) -> dict:
+    """One table of /etc/pws/pws.toml ({} when the file or the table is absent)."""
     path = paths.etc / "pws.toml"
     if not path.exists():
         return {}
     try:
-        table = tomllib.loads(path.read_text()).get("defaults", {})
+        table = tomllib.loads(path.read_text()).get(name, {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path} is not valid TOML: {exc}.", "fix or remove it.") from exc
     if not isinstance(table, dict):
-        raise InvalidInput(f"{path}: defaults is not a table.", "write it as [defaults].")
+        raise InvalidInput(f"{path}: {name} is not a table.", f"write it as [{name}].")
+    return table
+
+
+def site_defaults(paths: Paths) -> dict:
+    """The [defaults] table, each value checked by the rule a site's own value obeys."""
+    path = paths.etc / "pws.toml"
+    table = pws_toml_table(paths, "defaults")
     unknown = set(table) - set(KEYS)
     if unknown:
         raise InvalidInput(f"{path}: unknown default(s) {', '.join(sorted(map(repr, unknown)))}.",

@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..defaults import pws_toml_table
 from ..errors import InvalidInput
 from ..paths import Paths
 from . import MODES
@@ -46,14 +46,7 @@ _KINDS = {"mode": str, "acme_server": str, "email": str, "acme_ca_bundle": str,
 
 def load(paths: Paths) -> TlsConfig:
     path = paths.etc / "pws.toml"
-    if not path.exists():
-        return TlsConfig()
-    try:
-        table = tomllib.loads(path.read_text()).get("tls", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid TOML: {exc}.", "fix or remove it.") from exc
-    if not isinstance(table, dict):
-        raise InvalidInput(f"{path}: tls is not a table.", "write it as [tls].")
+    table = pws_toml_table(paths, "tls")
     try:
         return check(table)
     except InvalidInput as exc:
