@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import appenv, databases, runas, safefs
@@ -61,6 +61,7 @@ class Context:
     ui: UI
     tx: Transaction
     release: Release | None = None
+    facts: dict = field(default_factory=dict)  # what one step learned for a later one
 
     def _release(self) -> Release:
         if self.release is None:
