@@ -13,6 +13,8 @@ from . import ServiceStatus
 from .rolling import rolling_reload, switch_master
 
 RUNTIME = Path("/run/pws-site")  # RuntimeDirectory=pws-site/%i of the service
+# `systemctl enable` reloads every unit file (a few tenths of a second): once per site is enough.
+WANTS = Path("/etc/systemd/system/sockets.target.wants")
 
 
 def units(name: str) -> tuple[str, str]:
@@ -26,7 +28,10 @@ class Systemd:
 
     def install(self, name: str) -> None:
         socket, _ = units(name)
-        self._ctl("enable", "--now", socket)
+        if (WANTS / socket).is_symlink():
+            self._ctl("start", socket)
+        else:
+            self._ctl("enable", "--now", socket)
 
     def start(self, name: str) -> None:
         socket, service = units(name)
