@@ -19,6 +19,7 @@ from pathlib import Path
 from . import pins, safefs, site as sitemod, users
 from .build import SiteBuild
 from .releases import READY, Release, Releases
+from .formulae import asgi
 from .formulae import AppRelative, Context, Formula, run_release_commands
 from .fsutil import remove_path, write_atomic
 from .runas import ids
@@ -63,7 +64,8 @@ class Deployer:
     def write_gunicorn(self, ctx: Context, formula: Formula) -> bool:
         """Write the site's gunicorn config; True if it changed."""
         path = self.paths.gunicorn_conf(ctx.site.name)
-        text = self.render_gunicorn(ctx.site, formula, formula.gunicorn_settings(ctx))
+        extra = {**asgi.gunicorn_settings(ctx.site), **formula.gunicorn_settings(ctx)}
+        text = self.render_gunicorn(ctx.site, formula, extra)
         before = path.read_text() if path.exists() else None
         if before == text:
             return False
@@ -77,7 +79,8 @@ class Deployer:
         itself is installed (it has a pyproject.toml)."""
         app, db = ctx.app_dir, ctx.database
         files = [app / "requirements.txt"] if (app / "requirements.txt").is_file() else []
-        packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx),
+        packages = [*pins.SITE_BASE_REQUIREMENTS, *asgi.requirements(ctx.site),
+                    *formula.requirements(ctx),
                     *(db.python_requirements() if db else []), *ctx.site.requirements]
         return packages, files, (app / "pyproject.toml").is_file()
 
@@ -181,6 +184,8 @@ class Deployer:
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
         with self.ui.step("checking that the app imports"):
             formula.check_app(ctx)
+            if asgi.is_asgi(site) and formula.name != "asgi":  # e.g. Django's asgi.py
+                asgi.check(ctx, ctx.app_dir / formula.project_subdir(site))
         formula.deploy_hooks(ctx)
         run_release_commands(formula, ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
