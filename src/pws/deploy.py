@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pins, safefs, site as sitemod, users
+from . import pins, processes, safefs, site as sitemod, users
 from .build import SiteBuild
 from .releases import READY, Release, Releases
 from .formulae import asgi
@@ -187,9 +187,19 @@ class Deployer:
             if asgi.is_asgi(site) and formula.name != "asgi":  # e.g. Django's asgi.py
                 asgi.check(ctx, ctx.app_dir / formula.project_subdir(site))
         formula.deploy_hooks(ctx)
+        self._procfile(ctx)
         run_release_commands(formula, ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
         users.kill_strays(site.user, keep())
+
+    def _procfile(self, ctx: Context) -> None:
+        """The project's Procfile, recorded with the release: its processes run beside the
+        site's own, its release command runs with the release commands."""
+        procs, release_commands, notes = processes.read_procfile(ctx.app_dir)
+        for note in notes:
+            self.ui.say(f"  {note}")
+        ctx.release.meta["procfile"] = procs
+        ctx.release.meta["procfile_release"] = release_commands
 
     def publish(self, site: Site, formula: Formula, tx: Transaction) -> bool:
         """gunicorn config, units and vhost for the site (whichever release is live); True if

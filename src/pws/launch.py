@@ -35,7 +35,8 @@ def prepare(paths: Paths, site_name: str, kind: str, item: str) -> tuple[list[st
                             f"{kind} {item}")
     env = {**base_env(paths.site_home(site.name), real / "venv"),
            **appenv.parse(safefs.read_file(paths.secrets_dir(site.name) / "env") or b""),
-           "PWS_RELEASE": str(real), "PWS_PROCESS": item}
+           "PWS_RELEASE": str(real), "PWS_PROCESS": item,
+           "PWS_INSTANCE": os.environ.get("PWS_INSTANCE", "")}
     work = real / "app" / site.options.get("project_dir", ".")
     return argv, env, str(work)
 

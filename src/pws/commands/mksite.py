@@ -190,6 +190,11 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     tx.on_rollback("stop the site's service", lambda: env.services.uninstall(site.name))
     env.deployer.publish(site, formula, tx)
     _start_and_wait(env, site, formula, formulae.Context(site, paths, ui, tx, release))
+    from .process_cmd import sync
+    from ..services.process_units import ProcessUnits
+    tx.on_rollback("remove the site's processes", lambda: ProcessUnits(paths).remove(site.name))
+    with ui.step("starting the site's processes and timers"):
+        sync(env, site, restart=False)
 
 
 def _fill(ui, source: Path | None, release) -> None:

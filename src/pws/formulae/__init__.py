@@ -201,6 +201,7 @@ def run_release_commands(formula: Formula, ctx: Context) -> None:
             if release.state == READY for line in release.meta.get("setup_done", [])}
     todo = [(line, True) for line in formula.setup_commands(ctx) if line not in done]
     todo += [(line, False) for line in formula.release_commands(ctx)]
+    todo += [(line, False) for line in ctx._release().meta.get("procfile_release", [])]
     for line, once in todo:
         kind = "setup" if once else "release"
         argv = command(line, f"{kind}_commands")
