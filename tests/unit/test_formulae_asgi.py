@@ -159,3 +159,26 @@ def test_wsgi_vhost_keeps_connection_empty_and_no_upgrade(tmp_path):
     assert ("proxy_set_header", "Upgrade") not in location
     assert location[("proxy_read_timeout", "25s")] == ["25s"]
     assert not [d for d in server if d["directive"] in ("set", "if")]
+
+
+def test_the_placeholder_app_answers_lifespan_and_http():
+    import asyncio
+    namespace = {}
+    exec(asgi.HELLO, namespace)
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    async def run():
+        await namespace["app"]({"type": "lifespan"}, receive, send)
+        await namespace["app"]({"type": "http"}, receive, send)
+
+    asyncio.run(run())
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete",
+                                         "http.response.start", "http.response.body"]
+    assert sent[-1]["body"] == b"Hello from PWS (ASGI)\n"

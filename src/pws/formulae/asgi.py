@@ -32,10 +32,13 @@ HELLO = '''"""A placeholder ASGI app made by `mksite asgi`: replace it with your
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            pass
-        await send({"type": "lifespan.shutdown.complete"})
-        return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
     if scope["type"] != "http":
         return
     body = b"Hello from PWS (ASGI)\\n"
