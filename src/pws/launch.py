@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import appenv, processes, safefs, site as sitemod, validate
+from . import appenv, processes, site as sitemod, validate
 from .errors import PwsError
 from .paths import Paths
 from .releases import Releases
@@ -25,6 +25,18 @@ def command_of(site, kind: str, item: str, procfile: dict) -> str:
     return entry["command"]
 
 
+def _env_file(path) -> bytes:
+    """The site's env file (root's, group-readable by the site). Read as the site user, who
+    may not list the parent dirs (0711), so not through safefs's dir walk; root made every
+    component, and the file itself is opened without following a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def prepare(paths: Paths, site_name: str, kind: str, item: str) -> tuple[list[str], dict, str]:
     """(argv, environment, working dir) of the process or timer."""
     site = sitemod.load(paths, site_name)
@@ -34,7 +46,7 @@ def prepare(paths: Paths, site_name: str, kind: str, item: str) -> tuple[list[st
     argv = validate.command(command_of(site, kind, item, release.meta.get("procfile", {})),
                             f"{kind} {item}")
     env = {**base_env(paths.site_home(site.name), real / "venv"),
-           **appenv.parse(safefs.read_file(paths.secrets_dir(site.name) / "env") or b""),
+           **appenv.parse(_env_file(paths.secrets_dir(site.name) / "env")),
            "PWS_RELEASE": str(real), "PWS_PROCESS": item,
            "PWS_INSTANCE": os.environ.get("PWS_INSTANCE", "")}
     work = real / "app" / site.options.get("project_dir", ".")

@@ -5,6 +5,8 @@ Debian python3 has no websocket package): through nginx on 127.0.0.1:80 with a H
     python3 wsclient.py HOST PATH hold SECONDS    the greeting, then what ends the connection:
                                                   "close CODE", "eof" or "timeout"
     python3 wsclient.py HOST PATH rate N          N echo round-trips; prints "N SECONDS"
+
+WS_PORT=8011 connects to that port of 127.0.0.1 instead (an app served directly).
 """
 import base64
 import os
@@ -73,7 +75,7 @@ def next_message(sock: socket.socket) -> tuple[int, bytes]:
 
 
 def main(host: str, path: str, action: str, *rest: str) -> None:
-    sock = connect(host, path)
+    sock = connect(host, path, ("127.0.0.1", int(os.environ.get("WS_PORT", "80"))))
     print(next_message(sock)[1].decode(), flush=True)  # the greeting
     if action == "echo":
         for message in rest:
