@@ -126,3 +126,31 @@ def test_the_launcher_finds_the_command_or_says_which_is_missing():
     assert launch.command_of(s, "timer", "nightly", {}) == "python clean.py"
     with pytest.raises(PwsError, match="has no proc 'nope'"):
         launch.command_of(s, "proc", "nope", {})
+
+
+@pytest.mark.parametrize("spec, fields", [
+    ("hourly", "0 * * * *"), ("daily", "0 0 * * *"), ("03:00", "0 3 * * *"),
+    ("*:15", "15 * * * *"), ("*:0/5", "0-59/5 * * * *"), ("7:05:00", "5 7 * * *"),
+])
+def test_without_systemd_timers_become_cron_lines(spec, fields):
+    from pws.services.sysv_processes import cron_fields
+    assert cron_fields(spec) == fields
+
+
+@pytest.mark.parametrize("spec", ["Mon *-*-* 04:00", "25:00", "*:*:0/2", "*:0/0"])
+def test_specs_cron_cannot_say_are_refused_without_systemd(spec):
+    from pws.services.sysv_processes import cron_fields
+    with pytest.raises(InvalidInput, match="no cron equivalent"):
+        cron_fields(spec)
+
+
+def test_sysv_cron_file_runs_pws_timer_run_as_root(tmp_path):
+    from pws.services.sysv_processes import SysvProcesses
+    units = SysvProcesses(Paths(root=tmp_path, share=SOURCE_TREE))
+    s = site(timers={"nightly": {"on": "03:00", "command": "python clean.py"}}).check()
+    units._write_cron(s)
+    text = (tmp_path / "etc/cron.d/pws-shop").read_text()
+    assert "0 3 * * * root /usr/bin/pws timer shop run nightly -q" in text
+    assert "clean.py" not in text
+    units._write_cron(site().check())
+    assert not (tmp_path / "etc/cron.d/pws-shop").exists()

@@ -191,8 +191,9 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     env.deployer.publish(site, formula, tx)
     _start_and_wait(env, site, formula, formulae.Context(site, paths, ui, tx, release))
     from .process_cmd import sync
-    from ..services.process_units import ProcessUnits
-    tx.on_rollback("remove the site's processes", lambda: ProcessUnits(paths).remove(site.name))
+    from ..services import process_units
+    tx.on_rollback("remove the site's processes",
+                   lambda: process_units.manager(paths).remove(site.name))
     with ui.step("starting the site's processes and timers"):
         sync(env, site, restart=False)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
+from pathlib import Path
 
 from .. import processes, site as sitemod, validate
 from ..environment import Env
@@ -24,10 +26,11 @@ def add_process_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_timer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", default="list", choices=("add", "remove", "list"))
+    parser.add_argument("action", nargs="?", default="list", choices=("add", "remove", "list", "run"))
     parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS",
                         help="add TIMER SPEC -- CMD [ARG...] (SPEC: systemd calendar syntax, "
-                             "e.g. '03:00') | remove TIMER")
+                             "e.g. '03:00') | remove TIMER | run TIMER (now)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
 def sync(env: Env, site: Site, *, restart: bool) -> list[str]:
@@ -35,11 +38,9 @@ def sync(env: Env, site: Site, *, restart: bool) -> list[str]:
     a no-op for a site without any under sysvinit (there are none to run)."""
     live = Releases(env.paths, site.name).current()
     procfile = live.meta.get("procfile", {}) if live else {}
-    if not process_units.available(env.paths):
-        if site.processes or site.timers or procfile:
-            env.ui.warn("processes and timers need systemd: not started on this system.")
+    if env.paths.root != Path("/"):  # a test tree: no service manager of its own
         return []
-    return process_units.ProcessUnits(env.paths).sync(site, procfile, restart=restart)
+    return process_units.manager(env.paths).sync(site, procfile, restart=restart)
 
 
 def _split(rest: list[str], usage: str) -> tuple[list[str], str]:
@@ -58,7 +59,6 @@ def run_process(args: argparse.Namespace, env: Env) -> int:
     site = sitemod.load(env.paths, args.name)
     if args.action == "list":
         return _list(env, site)
-    process_units.require(env.paths)
     rest = args.rest
     if args.action == "add":
         usage = f"pws process {site.name} add worker -- celery -A app worker"
@@ -85,7 +85,8 @@ def run_timer(args: argparse.Namespace, env: Env) -> int:
     site = sitemod.load(env.paths, args.name)
     if args.action == "list":
         return _list(env, site, timers=True)
-    process_units.require(env.paths)
+    if args.action == "run":
+        return _run_timer(env, site, _one(args.rest, "run", f"pws timer {site.name} run nightly"))
     if args.action == "add":
         usage = f"pws timer {site.name} add nightly '03:00' -- python manage.py clearsessions"
         words, line = _split(args.rest, usage)
@@ -101,6 +102,18 @@ def run_timer(args: argparse.Namespace, env: Env) -> int:
         change = lambda s: _remove(s.timers, item, "timer", s.name)  # noqa: E731
     _change(env, site.name, change)
     return 0
+
+
+def _run_timer(env: Env, site: Site, item: str) -> int:
+    """Run a timer's command now (and cron's way of running it without systemd)."""
+    if item not in site.timers:
+        raise InvalidInput(f"Site '{site.name}' has no timer '{printable(item)[:40]}'.",
+                           f"see `pws timer {site.name} list`.")
+    units = process_units.manager(env.paths)
+    if isinstance(units, process_units.ProcessUnits):
+        service = f"{processes.unit_prefix(site.name, 'timer', item)}.service"
+        return subprocess.run(["systemctl", "start", service]).returncode
+    return units.run_timer(site, item)
 
 
 def _count(word: str) -> tuple[str, int]:
@@ -151,8 +164,7 @@ def _change(env: Env, name: str, change) -> None:
 def _list(env: Env, site: Site, timers: bool = False) -> int:
     live = Releases(env.paths, site.name).current()
     procfile = live.meta.get("procfile", {}) if live else {}
-    states = dict(process_units.ProcessUnits.states(site.name)) \
-        if process_units.available(env.paths) else {}
+    states = dict(process_units.manager(env.paths).states(site.name))
     if timers:
         for item, entry in sorted(site.timers.items()):
             unit = f"{processes.unit_prefix(site.name, 'timer', item)}.timer"

@@ -6,7 +6,6 @@ import subprocess
 
 from .. import formulae, processes, site as sitemod
 from ..services import process_units
-from ..services.process_units import ProcessUnits
 from ..errors import PwsError
 from ..environment import Env
 from ..releases import Releases
@@ -55,7 +54,7 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
           f"({env.paths.vhost(site.name)})")
     for line in TlsSites(env).describe(site) + _formula_lines(env, site):
         print(line)
-    for unit, state in (ProcessUnits.states(site.name) if process_units.available(env.paths) else []):
+    for unit, state in process_units.manager(env.paths).states(site.name):
         print(f"process:   {unit} {state}")
     if status.last_errors:
         print("last errors:")
@@ -77,8 +76,8 @@ def run_logs(args: argparse.Namespace, env: Env) -> int:
     site = sitemod.load(env.paths, args.name)
     if getattr(args, "process", None):
         item = processes.name(args.process, "process")
-        return subprocess.run(ProcessUnits.log_command(site.name, item, args.lines,
-                                                       args.follow)).returncode
+        return subprocess.run(process_units.manager(env.paths).log_command(
+            site.name, item, args.lines, args.follow)).returncode
     logs = [env.paths.nginx_log(site.name, "error"), env.paths.nginx_log(site.name, "access")]
     if args.follow:
         journal = subprocess.Popen(env.services.logs(site.name, args.lines, True))

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 from .. import processes
-from ..errors import PwsError
 from ..fsutil import remove_path, write_atomic
 from ..paths import Paths
 from ..runner import run
@@ -56,6 +55,8 @@ class ProcessUnits:
         procs = processes.effective(site, procfile)
         files = self._files(site, procs)
         stale = [p for p in self._existing(site.name) if p not in files]
+        if not files and not stale:
+            return []  # nothing to run, nothing left: no daemon-reload on every deploy
         self._stop([p.name for p in stale if not p.name.endswith("@.service")])
         self._stop(self._instances(stale))
         for path in stale:
@@ -123,8 +124,7 @@ class ProcessUnits:
             fix="see `pws status NAME` and `pws alerts`.")
 
     # --- what status and logs show
-    @staticmethod
-    def states(name: str) -> list[tuple[str, str]]:
+    def states(self, name: str) -> list[tuple[str, str]]:
         """(unit, 'active (running)' ...) of the site's process instances and timers."""
         proc = subprocess.run(["systemctl", "list-units", "--all", "--plain", "--no-legend",
                                f"pws-proc-{name}.*", f"pws-timer-{name}.*"],
@@ -136,16 +136,16 @@ class ProcessUnits:
                 rows.append((parts[0], f"{parts[2]} ({parts[3]})"))
         return rows
 
-    @staticmethod
-    def log_command(name: str, item: str, lines: int, follow: bool) -> list[str]:
+    def log_command(self, name: str, item: str, lines: int, follow: bool) -> list[str]:
         units = [f"{processes.unit_prefix(name, 'proc', item)}@*.service",
                  f"{processes.unit_prefix(name, 'timer', item)}.service"]
         return ["journalctl", *(a for u in units for a in ("-u", u)), "-n", str(lines),
                 "--no-pager"] + (["-f"] if follow else [])
 
 
-def require(paths: Paths) -> None:
-    if not available(paths):
-        raise PwsError("Processes and timers need systemd, which is not running here.",
-                       "run them from the app's own supervisor on this system, or boot with "
-                       "systemd (sysvinit support for them is not there yet).")
+def manager(paths: Paths):
+    """systemd's units, or (no systemd) sysv_processes' supervisors and cron lines."""
+    if available(paths) or paths.root != Path("/"):
+        return ProcessUnits(paths)
+    from .sysv_processes import SysvProcesses
+    return SysvProcesses(paths)
