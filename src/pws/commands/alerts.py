@@ -65,8 +65,13 @@ def _record_process(env: Env, prefix: str, reason: str) -> str:
     what = "process" if kind == "proc" else "timer"
     reason = reason or (f"{what} {item} keeps exiting (restart loop); the site still serves"
                         if kind == "proc" else f"timer {item}: its run failed")
-    log = subprocess.run(["journalctl", "-u", pattern, "-n", "30", "-o", "cat", "--no-pager", "-q"],
-                         capture_output=True, text=True).stdout
+    if shutil.which("journalctl"):
+        log = subprocess.run(["journalctl", "-u", pattern, "-n", "30", "-o", "cat", "--no-pager",
+                              "-q"], capture_output=True, text=True).stdout
+    else:  # sysvinit: the supervisors' log (services/sysv_processes.py)
+        from ..services.sysv_processes import SysvProcesses
+        path = SysvProcesses(env.paths).log_file(site)
+        log = "\n".join(path.read_text(errors="replace").splitlines()[-30:]) if path.exists() else ""
     text = (f"site: {site}\n{what}: {item}\ntime: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
             f"reason: {reason}\nlast log lines:\n{log}")
     path = env.paths.alerts_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{site}-{item}.txt"
