@@ -117,8 +117,9 @@ class Rollout:
                                       f"see `pws logs {site.name}`; release {old.id} serves again.")
         # The web processes answer: now the site's other processes move to this release.
         from .commands.process_cmd import sync
-        with ui.step("restarting the site's processes"):
-            sync(self.env, site, restart=True)
+        restarted = sync(self.env, site, restart=True)
+        if restarted:
+            ui.say(f"  processes restarted once the web answered: {', '.join(restarted)}")
 
 
 def previous(releases: Releases, live: Release) -> Release:

@@ -194,8 +194,9 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     from ..services import process_units
     tx.on_rollback("remove the site's processes",
                    lambda: process_units.manager(paths).remove(site.name))
-    with ui.step("starting the site's processes and timers"):
-        sync(env, site, restart=False)
+    started = sync(env, site, restart=False)
+    if started:
+        ui.say(f"  processes and timers: {', '.join(started)}")
 
 
 def _fill(ui, source: Path | None, release) -> None:
