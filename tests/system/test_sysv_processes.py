@@ -77,4 +77,4 @@ def test_rmsite_stops_the_supervisors_and_removes_the_cron_file(sysq):
     sysq.run("rmsite q --yes --delete-source", timeout=300)
     assert not sysq.exists("/etc/cron.d/pws-q")
     assert not sysq.run("ls /run/pws | grep proc || true").stdout
-    assert not sysq.run("pgrep -f sysv_processes || true").stdout
+    assert not sysq.run("pgrep -f 'pws.services.sysv_processe[s]' || true").stdout

@@ -84,7 +84,7 @@ class SysvProcesses:
 
     def _start(self, name: str, item: str, index: int) -> None:
         os.close(open_log(self.log_file(name)))
-        run(["start-stop-daemon", "--start", "--quiet", "--background", "--make-pidfile",
+        run(["start-stop-daemon", "--start", "--quiet", "--oknodo", "--background", "--make-pidfile",
              "--pidfile", self.pidfile(name, item, index), "--exec", sys.executable, "--",
              "-I", "-m", "pws.services.sysv_processes", name, item, str(index)],
             problem=f"The process {item} of '{name}' did not start.",
