@@ -63,9 +63,9 @@ def test_a_process_that_exits_at_once_is_an_alert_and_the_site_serves(sysq):
 
 def test_timers_are_cron_lines_and_runs_never_overlap(sysq):
     sysq.run("pws timer q add tick '*:0/5' -- python tick.py 4")
-    assert "0-59/5 * * * * root /usr/bin/pws timer q run tick -q" in \
+    assert "0-59/5 * * * * root /usr/bin/pws timer q run tick\n" in \
         sysq.run("cat /etc/cron.d/pws-q").stdout
-    sysq.run("pws timer q run tick -q & sleep 1; pws timer q run tick -q; wait", timeout=60)
+    sysq.run("pws timer q run tick & sleep 1; pws timer q run tick; wait", timeout=60)
     assert len(sysq.run("cat /srv/pws/q/data/ticks").stdout.split()) == 1  # the 2nd skipped
     assert not sysq.run("cat /srv/pws/q/data/overlaps 2>/dev/null || true").stdout
     proc = sysq.run("pws timer q add bad 'Mon *-*-* 04:00' -- python tick.py", check=False)

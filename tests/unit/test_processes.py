@@ -150,7 +150,7 @@ def test_sysv_cron_file_runs_pws_timer_run_as_root(tmp_path):
     s = site(timers={"nightly": {"on": "03:00", "command": "python clean.py"}}).check()
     units._write_cron(s)
     text = (tmp_path / "etc/cron.d/pws-shop").read_text()
-    assert "0 3 * * * root /usr/bin/pws timer shop run nightly -q" in text
+    assert "0 3 * * * root /usr/bin/pws timer shop run nightly" in text
     assert "clean.py" not in text
     units._write_cron(site().check())
     assert not (tmp_path / "etc/cron.d/pws-shop").exists()

@@ -30,7 +30,6 @@ def add_timer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS",
                         help="add TIMER SPEC -- CMD [ARG...] (SPEC: systemd calendar syntax, "
                              "e.g. '03:00') | remove TIMER | run TIMER (now)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
 def sync(env: Env, site: Site, *, restart: bool) -> list[str]:

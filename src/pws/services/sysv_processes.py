@@ -105,7 +105,7 @@ class SysvProcesses:
                  f"{site.name}`.", "SHELL=/bin/sh", "PATH=/usr/bin:/bin"]
         for item, entry in sorted(site.timers.items()):
             lines.append(f"{cron_fields(entry['on'])} root /usr/bin/pws timer {site.name} run "
-                         f"{item} -q")
+                         f"{item}")
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, "\n".join(lines) + "\n", 0o644)
 
