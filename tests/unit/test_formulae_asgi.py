@@ -105,7 +105,8 @@ def asgi_site(**kw):
 
 
 def test_asgi_sites_get_the_uvicorn_worker_and_its_packages():
-    assert asgi.gunicorn_settings(asgi_site()) == {"worker_class": "uvicorn_worker.UvicornWorker"}
+    assert asgi.gunicorn_settings(asgi_site()) == {"worker_class": "uvicorn_worker.UvicornWorker",
+                                                   "keepalive": 75}
     assert asgi.requirements(asgi_site()) == list(pins.ASGI_REQUIREMENTS)
     django = Site(name="shop", formula="django", app="shop.asgi:application",
                   domains=["shop.example.org"], options={"interface": "asgi"}).check()
@@ -146,6 +147,10 @@ def test_asgi_vhost_passes_websocket_upgrades_with_a_long_read_timeout(tmp_path)
     assert location[("proxy_set_header", "Upgrade")] == ["Upgrade", "$http_upgrade"]
     assert location[("proxy_set_header", "Connection")] == ["Connection", "$pws_connection"]
     assert location[("proxy_read_timeout", "3600s")] == ["3600s"]
+    upstream = next(d for d in crossplane.parse(str(tmp_path / "vhost.conf"), single=True)
+                    ["config"][0]["parsed"][0]["block"] if d["directive"] == "upstream")
+    assert {"keepalive": ["16"], "keepalive_timeout": ["60s"]}.items() <= \
+        {d["directive"]: d["args"] for d in upstream["block"]}.items()
     sets = [d for d in server if d["directive"] in ("set", "if")]
     assert sets[0]["args"] == ["$pws_connection", ""]
     assert sets[1]["args"] == ["$http_upgrade", "!=", ""]
@@ -159,6 +164,7 @@ def test_wsgi_vhost_keeps_connection_empty_and_no_upgrade(tmp_path):
     assert ("proxy_set_header", "Upgrade") not in location
     assert location[("proxy_read_timeout", "25s")] == ["25s"]
     assert not [d for d in server if d["directive"] in ("set", "if")]
+    assert "keepalive" not in (tmp_path / "vhost.conf").read_text()
 
 
 def test_the_placeholder_app_answers_lifespan_and_http():

@@ -26,11 +26,22 @@ LOCATION = """
         proxy_set_header Connection $$pws_connection;"""
 
 
+# Measured (`make bench` worker_classes): nginx opening a new upstream connection per request
+# halves an ASGI site's throughput (uvicorn keeps connections alive; gunicorn's sync worker
+# closes each, so keepalive changes nothing for WSGI sites, which keep none). nginx closes
+# idle ones after 60 s, before the worker's own keep-alive (asgi.KEEPALIVE) would.
+UPSTREAM_KEEPALIVE = """
+    keepalive 16;
+    keepalive_timeout 60s;"""
+
+
 def vhost_values(site: Site) -> dict[str, object]:
-    """The template's websocket_server, connection_headers and read_timeout for SITE."""
+    """The template's websocket_server, connection_headers, read_timeout and
+    upstream_keepalive for SITE."""
     if not asgi.is_asgi(site):
         return dict(websocket_server="", connection_headers='\n        proxy_set_header Connection "";',
-                    read_timeout=site.timeout + 5)
+                    read_timeout=site.timeout + 5, upstream_keepalive="")
     return dict(websocket_server=SERVER.replace("$$", "$"),
                 connection_headers=LOCATION.replace("$$", "$"),
-                read_timeout=max(site.timeout + 5, WEBSOCKET_READ_TIMEOUT))
+                read_timeout=max(site.timeout + 5, WEBSOCKET_READ_TIMEOUT),
+                upstream_keepalive=UPSTREAM_KEEPALIVE)

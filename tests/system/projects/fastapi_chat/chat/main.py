@@ -1,7 +1,7 @@
 """A FastAPI sample: HTTP, a websocket echo, and which worker answered (system tests)."""
 import os
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 
 app = FastAPI()
 
@@ -15,6 +15,11 @@ def hello():
 @app.get("/pid")
 async def pid():
     return {"pid": os.getpid()}
+
+
+@app.post("/echo")
+async def echo_post(request: Request):
+    return {"echo": (await request.body()).decode(), "pid": os.getpid()}
 
 
 @app.websocket("/ws")
