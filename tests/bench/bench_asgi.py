@@ -53,18 +53,24 @@ def _setup(b) -> None:
 
 
 def asgi(b) -> list[tuple]:
-    """ASGI hello through nginx (pws) vs uvicorn alone with the same 2 workers."""
+    """ASGI hello through nginx (pws) vs uvicorn alone with the same 2 workers, and vs the
+    same gunicorn + uvicorn worker alone on TCP. (uvicorn alone with --workers binds a socket
+    whose accepted connections keep Nagle's algorithm on: with client keep-alive each response
+    waits for a delayed ACK, about 40 ms; gunicorn sets TCP_NODELAY on its socket.)"""
     _setup(b)
+    _direct(b, "ahello", 8023, "asgi")
     rows = []
-    for keepalive in (True, False):
-        ka = "keep-alive" if keepalive else "no keep-alive"
-        pws, direct = b.interleaved(f"asgi hello {ka}", "http://127.0.0.1/",
-                                    "http://127.0.0.1:8011/", HOST, keepalive)
-        rows.append((f"ASGI hello via nginx (pws) vs uvicorn direct, {ka}",
-                     f"{pws['rps']:.0f} vs {direct['rps']:.0f} req/s",
-                     f"p50 {pws['p50_ms']:.2f}/{direct['p50_ms']:.2f} ms, "
-                     f"p99 {pws['p99_ms']:.2f}/{direct['p99_ms']:.2f} ms",
-                     pws["rps"] / direct["rps"]))
+    for label, port in (("uvicorn direct", 8011), ("gunicorn + uvicorn worker direct", 8023)):
+        for keepalive in (True, False):
+            ka = "keep-alive" if keepalive else "no keep-alive"
+            pws, direct = b.interleaved(f"asgi hello vs {label} {ka}", "http://127.0.0.1/",
+                                        f"http://127.0.0.1:{port}/", HOST, keepalive)
+            rows.append((f"ASGI hello via nginx (pws) vs {label}, {ka}",
+                         f"{pws['rps']:.0f} vs {direct['rps']:.0f} req/s",
+                         f"p50 {pws['p50_ms']:.2f}/{direct['p50_ms']:.2f} ms, "
+                         f"p99 {pws['p99_ms']:.2f}/{direct['p99_ms']:.2f} ms",
+                         pws["rps"] / direct["rps"]))
+    b.sh("systemctl stop bench-direct-ahello-asgi")
     return rows
 
 

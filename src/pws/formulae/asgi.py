@@ -18,10 +18,6 @@ from ..site import Site
 from . import Context, Formula, write_skeleton
 
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
-# Seconds uvicorn keeps an idle connection from nginx: longer than nginx keeps it (its
-# upstream keepalive_timeout, nginx/websocket.py), so nginx is the one that closes it and
-# never sends a request down a connection the worker is closing at that moment.
-KEEPALIVE = 75
 # Framework -> the class whose instance is the app (`app = FastAPI()`).
 FRAMEWORKS = {"fastapi": "FastAPI", "starlette": "Starlette", "litestar": "Litestar",
               "quart": "Quart"}
@@ -83,7 +79,7 @@ def is_asgi(site: Site) -> bool:
 
 
 def gunicorn_settings(site: Site) -> dict[str, object]:
-    return {"worker_class": WORKER_CLASS, "keepalive": KEEPALIVE} if is_asgi(site) else {}
+    return {"worker_class": WORKER_CLASS} if is_asgi(site) else {}
 
 
 def requirements(site: Site) -> list[str]:

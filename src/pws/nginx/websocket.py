@@ -26,13 +26,13 @@ LOCATION = """
         proxy_set_header Connection $$pws_connection;"""
 
 
-# Measured (`make bench` worker_classes): nginx opening a new upstream connection per request
-# halves an ASGI site's throughput (uvicorn keeps connections alive; gunicorn's sync worker
-# closes each, so keepalive changes nothing for WSGI sites, which keep none). nginx closes
-# idle ones after 60 s, before the worker's own keep-alive (asgi.KEEPALIVE) would.
-UPSTREAM_KEEPALIVE = """
-    keepalive 16;
-    keepalive_timeout 60s;"""
+# No `keepalive` to the upstream, measured both ways (`make bench` worker_classes): it doubles
+# an ASGI site's throughput through nginx, but a worker retired by a reload or deploy closes
+# its idle kept-alive connections while nginx may be sending a request down one; nginx does
+# not retry a POST there, so requests failed (5 of 33,000 in test_asgi's reload + deploy under
+# load). Dropping no request comes first. (gunicorn's sync worker closes every connection, so
+# for WSGI sites keepalive changes nothing.)
+UPSTREAM_KEEPALIVE = ""
 
 
 def vhost_values(site: Site) -> dict[str, object]:
