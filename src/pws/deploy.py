@@ -66,6 +66,8 @@ class Deployer:
         path = self.paths.gunicorn_conf(ctx.site.name)
         extra = {**asgi.gunicorn_settings(ctx.site), **formula.gunicorn_settings(ctx)}
         text = self.render_gunicorn(ctx.site, formula, extra)
+        if asgi.is_asgi(ctx.site):
+            text += (self.paths.templates / "gunicorn-asgi.conf.py").read_text()
         before = path.read_text() if path.exists() else None
         if before == text:
             return False

@@ -185,3 +185,16 @@ def test_the_placeholder_app_answers_lifespan_and_http():
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete",
                                          "http.response.start", "http.response.body"]
     assert sent[-1]["body"] == b"Hello from PWS (ASGI)\n"
+
+
+def test_asgi_config_makes_a_retiring_worker_read_what_it_accepted(tmp_path):
+    from pws.transaction import Transaction
+    paths = Paths(root=tmp_path, share=SOURCE_TREE)
+    (tmp_path / "etc/pws/gunicorn").mkdir(parents=True)
+    deployer = Deployer(paths, UI(), NginxServer(paths), None)
+    ctx = formulae.Context(asgi_site(), paths, UI(), Transaction())
+    deployer.write_gunicorn(ctx, formulae.load("asgi", paths))
+    text = paths.gunicorn_conf("chat").read_text()
+    compile(text, "conf", "exec")
+    assert "worker_class = 'uvicorn_worker.UvicornWorker'" in text
+    assert "_Server.shutdown = stop_accepting_then_shutdown" in text
