@@ -32,7 +32,9 @@ LOCATION = """
 # not retry a POST there, so requests failed (5 of 33,000 in test_asgi's reload + deploy under
 # load). Dropping no request comes first. (gunicorn's sync worker closes every connection, so
 # for WSGI sites keepalive changes nothing.)
-UPSTREAM_KEEPALIVE = ""
+UPSTREAM_KEEPALIVE = """
+    keepalive 16;
+    keepalive_timeout 4s;"""
 
 
 def vhost_values(site: Site) -> dict[str, object]:
