@@ -31,11 +31,9 @@ LOCATION = """
 # its idle kept-alive connections while nginx may be sending a request down one; nginx does
 # not retry a POST there, so requests failed (5 of 33,000 in test_asgi's reload + deploy under
 # load; still 4 of 10,000 with the retiring worker leaving its idle connections to nginx).
-# Dropping no request comes first. (gunicorn's sync worker closes every connection, so for
-# WSGI sites keepalive changes nothing.)
-UPSTREAM_KEEPALIVE = """
-    keepalive 16;
-    keepalive_timeout 4s;"""
+# Dropping no request comes first. (gunicorn's sync worker closes every connection, so
+# for WSGI sites keepalive changes nothing.)
+UPSTREAM_KEEPALIVE = ""
 
 
 def vhost_values(site: Site) -> dict[str, object]:
