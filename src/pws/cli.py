@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from . import __version__, formulae
 from .commands import (alerts, config, control, deploy_cmd, env_cmd, health, mksite,
-                       nginx_cmd, releases_cmd, rmsite, run_cmd, sites, tls_cmd)
+                       nginx_cmd, process_cmd, releases_cmd, rmsite, run_cmd, sites, tls_cmd)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -86,6 +86,8 @@ def pws_parser() -> argparse.ArgumentParser:
     logs = _add(sub, "logs", sites.run_logs, "the app's journal and the site's nginx logs", site="one")
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines of each log (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--process", metavar="PROC", help="the log of one of the site's processes "
+                      "or timers (pws process, pws timer) instead")
     for action, text in (("start", "start a site's socket and gunicorn"),
                          ("stop", "stop a site (its socket too)"),
                          ("restart", "restart gunicorn (requests wait in the socket meanwhile)"),
@@ -124,6 +126,12 @@ def pws_parser() -> argparse.ArgumentParser:
                "run a one-off command as the site user, in the site's venv and environment",
                site="one")
     run_cmd.add_arguments(run_parser)
+    process_cmd.add_process_arguments(_add(
+        sub, "process", process_cmd.run_process,
+        "a site's long-running processes (workers): add, scale, remove, list", site="one"))
+    process_cmd.add_timer_arguments(_add(
+        sub, "timer", process_cmd.run_timer,
+        "a site's scheduled commands (systemd timers): add, remove, list", site="one"))
     for formula in _installed_formulae():
         for name, text, add_arguments, handler in formula.commands():
             add_arguments(_add(sub, name, handler, text))

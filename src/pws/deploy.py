@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pins, safefs, site as sitemod, users
+from . import pins, processes, safefs, site as sitemod, users
 from .build import SiteBuild
 from .releases import READY, Release, Releases
+from .formulae import asgi
 from .formulae import AppRelative, Context, Formula, run_release_commands
 from .fsutil import remove_path, write_atomic
 from .runas import ids
@@ -63,7 +64,10 @@ class Deployer:
     def write_gunicorn(self, ctx: Context, formula: Formula) -> bool:
         """Write the site's gunicorn config; True if it changed."""
         path = self.paths.gunicorn_conf(ctx.site.name)
-        text = self.render_gunicorn(ctx.site, formula, formula.gunicorn_settings(ctx))
+        extra = {**asgi.gunicorn_settings(ctx.site), **formula.gunicorn_settings(ctx)}
+        text = self.render_gunicorn(ctx.site, formula, extra)
+        if asgi.is_asgi(ctx.site):
+            text += (self.paths.templates / "gunicorn-asgi.conf.py").read_text()
         before = path.read_text() if path.exists() else None
         if before == text:
             return False
@@ -77,7 +81,8 @@ class Deployer:
         itself is installed (it has a pyproject.toml)."""
         app, db = ctx.app_dir, ctx.database
         files = [app / "requirements.txt"] if (app / "requirements.txt").is_file() else []
-        packages = [*pins.SITE_BASE_REQUIREMENTS, *formula.requirements(ctx),
+        packages = [*pins.SITE_BASE_REQUIREMENTS, *asgi.requirements(ctx.site),
+                    *formula.requirements(ctx),
                     *(db.python_requirements() if db else []), *ctx.site.requirements]
         return packages, files, (app / "pyproject.toml").is_file()
 
@@ -181,10 +186,22 @@ class Deployer:
         sitemod.save(self.paths, site)  # the formula may have filled in derived fields
         with self.ui.step("checking that the app imports"):
             formula.check_app(ctx)
+            if asgi.is_asgi(site) and formula.name != "asgi":  # e.g. Django's asgi.py
+                asgi.check(ctx, ctx.app_dir / formula.project_subdir(site))
         formula.deploy_hooks(ctx)
+        self._procfile(ctx)
         run_release_commands(formula, ctx)
         # What the checks and hooks ran (the site's code) may have left a daemon: not past here.
         users.kill_strays(site.user, keep())
+
+    def _procfile(self, ctx: Context) -> None:
+        """The project's Procfile, recorded with the release: its processes run beside the
+        site's own, its release command runs with the release commands."""
+        procs, release_commands, notes = processes.read_procfile(ctx.app_dir)
+        for note in notes:
+            self.ui.say(f"  {note}")
+        ctx.release.meta["procfile"] = procs
+        ctx.release.meta["procfile_release"] = release_commands
 
     def publish(self, site: Site, formula: Formula, tx: Transaction) -> bool:
         """gunicorn config, units and vhost for the site (whichever release is live); True if

@@ -7,5 +7,8 @@ SITE_BASE_REQUIREMENTS = (GUNICORN,)
 DJANGO = "django==5.2.19"
 FLASK = "flask==3.1.3"
 PYRAMID = "pyramid==2.1"
+# ASGI sites (the asgi formula, Django --asgi): gunicorn's master with uvicorn's worker class;
+# websockets is the protocol implementation uvicorn uses for them.
+ASGI_REQUIREMENTS = ("uvicorn-worker==0.4.0", "uvicorn==0.54.0", "websockets==17.4")
 # PostgreSQL driver, installed into a site's venv when it uses --db postgresql.
 PSYCOPG = "psycopg[binary]==3.3.9"

@@ -115,6 +115,11 @@ class Rollout:
                 raise gate.GateFailed(f"Release {release.id} of '{site.name}' did not answer "
                                       f"GET {path} through nginx without a server error.",
                                       f"see `pws logs {site.name}`; release {old.id} serves again.")
+        # The web processes answer: now the site's other processes move to this release.
+        from .commands.process_cmd import sync
+        restarted = sync(self.env, site, restart=True)
+        if restarted:
+            ui.say(f"  processes restarted once the web answered: {', '.join(restarted)}")
 
 
 def previous(releases: Releases, live: Release) -> Release:

@@ -43,6 +43,10 @@ class Site:
     # release_commands on every release.
     setup_commands: list[str] = field(default_factory=list)
     release_commands: list[str] = field(default_factory=list)
+    # Long-running processes of the site (`pws process`): name -> {command, count}; and
+    # scheduled commands (`pws timer`): name -> {on (systemd calendar), command}.
+    processes: dict[str, dict] = field(default_factory=dict)
+    timers: dict[str, dict] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -68,6 +72,9 @@ class Site:
         validate.tls_mode(self.tls)
         validate.commands(self.setup_commands, "setup_commands")
         validate.commands(self.release_commands, "release_commands")
+        from . import processes
+        self.processes = processes.check_processes(self.processes)
+        self.timers = processes.check_timers(self.timers)
         return self
 
     def to_toml(self) -> str:
@@ -89,10 +96,10 @@ _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirement
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
           "health_timeout": int, "idle": int, "keep_releases": int, "database": str,
           "source": str, "options": dict, "tls": str, "setup_commands": list,
-          "release_commands": list}
+          "release_commands": list, "processes": "tables", "timers": "tables"}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
-         dict: "a table of strings"}
+         dict: "a table of strings", "tables": "a table of tables"}
 
 
 def _fields_of(data: dict) -> dict:
@@ -113,6 +120,9 @@ def _check_types(site: Site) -> None:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         elif kind is dict:
             ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in value.items())
+        elif kind == "tables":
+            ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, dict)
                                                   for k, v in value.items())
         else:
             ok = type(value) is kind  # bool is an int subclass: workers = true is refused

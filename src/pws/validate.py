@@ -312,10 +312,18 @@ def _ini(value: str) -> str:
     return path
 
 
+def _interface(value: str) -> str:
+    if value not in ("wsgi", "asgi"):
+        raise InvalidInput(f"options.interface {value!r} is neither wsgi nor asgi.",
+                           "write interface = \"asgi\" (served by uvicorn's worker) or remove it.")
+    return value
+
+
 OPTIONS = {
     "project_dir": lambda v: relative_path(v, "options.project_dir", dot=True),
     "settings": lambda v: dotted_module(v, "options.settings"),
     "ini": _ini,
+    "interface": _interface,
 }
 
 

@@ -20,6 +20,7 @@ from pws.transaction import Transaction
 SETTINGS_MODULE = "pws_settings"
 NEW_PROJECT_PACKAGE = "config"
 GENERIC_WSGI = "django.core.wsgi:get_wsgi_application()"
+GENERIC_ASGI = "django.core.asgi:get_asgi_application()"
 SEARCH_DEPTH = 3  # manage.py is looked for in --from and this many levels below, minus one
 SKIP_DIRS = {".git", "venv", ".venv", "env", "node_modules", "__pycache__", "site-packages",
              "build", "dist"}
@@ -269,6 +270,19 @@ def wsgi_entry(project_dir: Path, settings: str) -> str:
     return f"{module}:{attr}"
 
 
+def asgi_entry(project_dir: Path, settings: str) -> str:
+    """The project's own ASGI module (its ASGI_APPLICATION, else PACKAGE.asgi), if it leaves
+    DJANGO_SETTINGS_MODULE to the environment; else Django's generic ASGI handler."""
+    settings_file = module_file(project_dir, settings)
+    named = _assigned_string(settings_file, "ASGI_APPLICATION") if settings_file else None
+    dotted = named or f"{settings.split('.')[0]}.asgi.application"
+    module, _, attr = dotted.rpartition(".")
+    script = module_file(project_dir, module) if module and _DOTTED.fullmatch(dotted) else None
+    if script is None or forces_settings(script) or attr not in safefs.read_text_or_empty(script):
+        return GENERIC_ASGI
+    return f"{module}:{attr}"
+
+
 def uses_sessions(project_dir: Path) -> bool:
     """Whether the project installs django.contrib.sessions (then it needs clearsessions)."""
     return any("django.contrib.sessions" in safefs.read_text_or_empty(p)
@@ -335,6 +349,9 @@ class DjangoFormula(Formula):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--settings", metavar="MODULE",
                             help="Django: the project's settings module, if it has several")
+        parser.add_argument("--asgi", action="store_true",
+                            help="Django: serve the project's asgi.py (uvicorn's worker) "
+                                 "instead of its wsgi.py")
 
     # --- a new project, or an adopted one
     def new_project(self, ctx: Context, args: argparse.Namespace) -> None:
@@ -351,7 +368,8 @@ class DjangoFormula(Formula):
                                       f"{NEW_PROJECT_PACKAGE}/views.py": LANDING_VIEWS,
                                       f"{NEW_PROJECT_PACKAGE}/urls.py": LANDING_URLS})
         ctx.site.options.update(project_dir=".", settings=f"{NEW_PROJECT_PACKAGE}.settings")
-        ctx.site.app = f"{NEW_PROJECT_PACKAGE}.wsgi:application"
+        entry = "asgi" if ctx.site.options.get("interface") == "asgi" else "wsgi"
+        ctx.site.app = f"{NEW_PROJECT_PACKAGE}.{entry}:application"
 
     def detect(self, src: Path, args: argparse.Namespace) -> dict:
         manages = [m for m in find_files(src, "manage.py")
@@ -366,8 +384,11 @@ class DjangoFormula(Formula):
                                "give the directory of the one to serve.")
         project_dir = manages[0].parent
         settings = self._settings(src, project_dir, manages[0], getattr(args, "settings", None))
-        return {"options": {"project_dir": str(project_dir.relative_to(src)), "settings": settings},
-                "app": wsgi_entry(project_dir, settings)}
+        options = {"project_dir": str(project_dir.relative_to(src)), "settings": settings}
+        if getattr(args, "asgi", False):
+            options["interface"] = "asgi"
+            return {"options": options, "app": asgi_entry(project_dir, settings)}
+        return {"options": options, "app": wsgi_entry(project_dir, settings)}
 
     @staticmethod
     def _settings(src: Path, project_dir: Path, manage: Path, hint: str | None) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "system"))
 import container  # noqa: E402
+from bench_asgi import asgi, websockets, worker_classes  # noqa: E402,F401 (parts, by name)
 
 RESULTS = Path("/var/cache/pws/bench/results.json")
 RUNS = 2
@@ -447,7 +448,7 @@ def print_table(rows: list[tuple], machine: str) -> None:
 
 
 PARTS = ("throughput", "static_files", "tls", "idle_and_cold_start", "mksite_times", "steps",
-         "releases", "hang", "scaling")
+         "releases", "hang", "scaling", "asgi", "websockets", "worker_classes")
 
 
 def _chosen_parts(names: list[str]):

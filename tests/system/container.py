@@ -547,7 +547,9 @@ EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git
 # Framework versions for the sites the tests create (unless pws.pins pins the same name).
 # setuptools: the build backend of the sample Pyramid project (tests/system/projects), a
 # pyproject.toml that pip builds in an isolated environment, offline.
-TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1", "setuptools==81.0.0")
+# fastapi: the ASGI sample project (test_asgi.py).
+TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1", "setuptools==81.0.0",
+                     "fastapi==0.165.0")
 DEFAULT_PINS = ("gunicorn==27.0.1",)
 
 

@@ -24,7 +24,11 @@ def connect(args):
 
 
 def request(args, conn):
-    conn.request("GET", args.path, headers={"Host": args.host})
+    if args.post is not None:
+        conn.request("POST", args.path, body=args.post.encode(),
+                     headers={"Host": args.host, "Content-Type": "text/plain"})
+    else:
+        conn.request("GET", args.path, headers={"Host": args.host})
     resp = conn.getresponse()
     return resp, resp.read()
 
@@ -84,6 +88,7 @@ def main():
     parser.add_argument("--max-requests", type=int, default=200000)
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--tls", action="store_true", help="HTTPS (give the host as --addr)")
+    parser.add_argument("--post", metavar="BODY", help="POST this body instead of a GET")
     args = parser.parse_args()
     results = {"sent": 0, "failures": {}, "latencies": [], "stale_retries": 0}
     lock = threading.Lock()

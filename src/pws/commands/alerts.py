@@ -8,7 +8,8 @@ import shutil
 import subprocess
 import time
 
-from .. import validate
+from .. import processes, validate
+from ..errors import InvalidInput
 from ..environment import Env
 from ..ui import printable
 from ..fsutil import write_atomic
@@ -52,7 +53,37 @@ def _log_tail(name: str) -> str:
     return proc.stdout
 
 
+def _record_process(env: Env, prefix: str, reason: str) -> str:
+    """A process or timer unit of a site failed (OnFailure=pws-alert@PREFIX): a restart loop,
+    or a timer's run that failed. The site's web process is another unit and goes on."""
+    parsed = processes.parse_prefix(prefix)
+    if parsed is None:
+        raise InvalidInput(f"{prefix[:80]!r} is neither a site nor a process of one.",
+                           "give a site name.")
+    site, kind, item = parsed
+    pattern = f"{prefix}@*.service" if kind == "proc" else f"{prefix}.service"
+    what = "process" if kind == "proc" else "timer"
+    reason = reason or (f"{what} {item} keeps exiting (restart loop); the site still serves"
+                        if kind == "proc" else f"timer {item}: its run failed")
+    if shutil.which("journalctl"):
+        log = subprocess.run(["journalctl", "-u", pattern, "-n", "30", "-o", "cat", "--no-pager",
+                              "-q"], capture_output=True, text=True).stdout
+    else:  # sysvinit: the supervisors' log (services/sysv_processes.py)
+        from ..services.sysv_processes import SysvProcesses
+        path = SysvProcesses(env.paths).log_file(site)
+        log = "\n".join(path.read_text(errors="replace").splitlines()[-30:]) if path.exists() else ""
+    text = (f"site: {site}\n{what}: {item}\ntime: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
+            f"reason: {reason}\nlast log lines:\n{log}")
+    path = env.paths.alerts_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{site}-{item}.txt"
+    env.paths.alerts_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text, 0o640)
+    _mail_root(site, reason, text)
+    return str(path)
+
+
 def record(env: Env, name: str, reason: str = "") -> str:
+    if "." in (name or ""):
+        return _record_process(env, name, reason)
     validate.site_name(name or "")  # it names a file root writes
     reason = reason or _systemd_reason(name)
     stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -21,9 +21,11 @@ COPY_IGNORE = frozenset({".git", "__pycache__", "*.pyc", ".venv", "venv"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("formula", help="wsgi (core), or django, flask, pyramid (framework packages)")
+    parser.add_argument("formula", help="wsgi, asgi (core), or django, flask, pyramid "
+                                        "(framework packages)")
     parser.add_argument("name", help="site name: lowercase letters, digits, hyphens")
-    parser.add_argument("--app", help="WSGI callable, MODULE:CALLABLE or MODULE:FACTORY()")
+    parser.add_argument("--app", help="the app: MODULE:CALLABLE or MODULE:FACTORY() (WSGI; ASGI with "
+                             "the asgi formula)")
     parser.add_argument("--from", dest="source", metavar="PATH",
                         help="copy this existing project into the site (default: a new project)")
     parser.add_argument("--requirement", action="append", default=[], metavar="SPEC",
@@ -106,9 +108,12 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
     tunables = site_defaults(env.paths)
     tunables.update({k: getattr(args, k) for k in ("workers", "timeout", "idle")
                      if getattr(args, k) is not None})
+    options = dict(detected.get("options", {}))
+    if getattr(args, "asgi", False):  # Django --asgi: set before the venv is keyed and built
+        options["interface"] = "asgi"
     site = Site(name=name, formula=formula.name, app=app, domains=domains,
                 requirements=list(args.requirement), static=static, source=str(source or ""),
-                options=detected.get("options", {}), database=args.db or formula.default_db,
+                options=options, database=args.db or formula.default_db,
                 setup_commands=list(args.setup_command),
                 release_commands=list(args.release_command), **tunables)
     validate.domains(site.domains, name)  # refused before anything is made, app or not
@@ -185,6 +190,13 @@ def _create(env: Env, site: Site, formula, source: Path | None, args, tx: Transa
     tx.on_rollback("stop the site's service", lambda: env.services.uninstall(site.name))
     env.deployer.publish(site, formula, tx)
     _start_and_wait(env, site, formula, formulae.Context(site, paths, ui, tx, release))
+    from .process_cmd import sync
+    from ..services import process_units
+    tx.on_rollback("remove the site's processes",
+                   lambda: process_units.manager(paths).remove(site.name))
+    started = sync(env, site, restart=False)
+    if started:
+        ui.say(f"  processes and timers: {', '.join(started)}")
 
 
 def _fill(ui, source: Path | None, release) -> None:

@@ -8,6 +8,7 @@ import shutil
 
 from .. import databases, formulae, pending, runas, safefs, site as sitemod, users
 from ..environment import Env
+from ..services import process_units
 from ..fsutil import remove_path
 from ..locks import site_lock
 from ..releases import Releases
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 
 def _remove_half_made(env: Env, site) -> int:
+    process_units.manager(env.paths).remove(site.name)
     """What an interrupted mksite made never went live: all of it goes, nothing is asked
     (mksite had checked that none of it existed before it started)."""
     paths, ui = env.paths, env.ui
@@ -90,6 +92,7 @@ def _remove(args: argparse.Namespace, env: Env) -> int:
     if formula:
         formula.remove(formulae.Context(site, paths, ui, Transaction()), args)
     with ui.step("stopping the site"):
+        process_units.manager(paths).remove(site.name)
         env.services.uninstall(site.name)
     with ui.step("removing the nginx vhost"):
         if (nginx_problem := env.web.remove(site.name)) is not None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from .. import formulae, site as sitemod
+from .. import formulae, processes, site as sitemod
+from ..services import process_units
 from ..errors import PwsError
 from ..environment import Env
 from ..releases import Releases
@@ -53,6 +54,8 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
           f"({env.paths.vhost(site.name)})")
     for line in TlsSites(env).describe(site) + _formula_lines(env, site):
         print(line)
+    for unit, state in process_units.manager(env.paths).states(site.name):
+        print(f"process:   {unit} {state}")
     if status.last_errors:
         print("last errors:")
         for line in status.last_errors:
@@ -71,6 +74,10 @@ def _formula_lines(env: Env, site) -> list[str]:
 
 def run_logs(args: argparse.Namespace, env: Env) -> int:
     site = sitemod.load(env.paths, args.name)
+    if getattr(args, "process", None):
+        item = processes.name(args.process, "process")
+        return subprocess.run(process_units.manager(env.paths).log_command(
+            site.name, item, args.lines, args.follow)).returncode
     logs = [env.paths.nginx_log(site.name, "error"), env.paths.nginx_log(site.name, "access")]
     if args.follow:
         journal = subprocess.Popen(env.services.logs(site.name, args.lines, True))

@@ -202,6 +202,7 @@ def run_release_commands(formula: Formula, ctx: Context) -> None:
             if release.state == READY for line in release.meta.get("setup_done", [])}
     todo = [(line, True) for line in formula.setup_commands(ctx) if line not in done]
     todo += [(line, False) for line in formula.release_commands(ctx)]
+    todo += [(line, False) for line in ctx._release().meta.get("procfile_release", [])]
     for line, once in todo:
         kind = "setup" if once else "release"
         argv = command(line, f"{kind}_commands")
@@ -219,12 +220,15 @@ def load(name: str, paths: Paths) -> Formula:
     if name == "wsgi":
         from .wsgi import WsgiFormula
         return WsgiFormula()
+    if name == "asgi":
+        from .asgi import AsgiFormula
+        return AsgiFormula()
     module_file = paths.formulae / f"{name}.py"
     if not name.isidentifier() or not module_file.is_file():
         if name in FRAMEWORK_PACKAGES:
             raise PwsError(f"The {name} formula is not installed.",
                            f"apt install {FRAMEWORK_PACKAGES[name]}")
-        known = ", ".join(["wsgi", *sorted(FRAMEWORK_PACKAGES)])
+        known = ", ".join(["wsgi", "asgi", *sorted(FRAMEWORK_PACKAGES)])
         raise InvalidInput(f"There is no formula '{name}'.", f"use one of: {known}.")
     spec = importlib.util.spec_from_file_location(f"pws_formula_{name}", module_file)
     module = importlib.util.module_from_spec(spec)
@@ -239,4 +243,4 @@ def load(name: str, paths: Paths) -> Formula:
 
 def available(paths: Paths) -> list[str]:
     found = sorted(p.stem for p in paths.formulae.glob("*.py")) if paths.formulae.is_dir() else []
-    return ["wsgi", *[f for f in found if f != "__init__"]]
+    return ["wsgi", "asgi", *[f for f in found if f != "__init__"]]

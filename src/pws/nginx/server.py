@@ -24,6 +24,7 @@ from ..site import Site
 from ..tls.state import TlsPaths, VhostFacts, vhost_facts
 from .inspect import NginxFacts, read_facts
 from .state import NginxState
+from . import websocket
 
 
 DEFAULT_NAME = "pws-000-default.conf"
@@ -67,7 +68,7 @@ class NginxServer:
             errors_dir=self.paths.errors,
             server_names=" ".join(site.domains),
             static_locations=self._static_locations(site, tls.hsts if tls else ""),
-            read_timeout=site.timeout + 5,
+            **websocket.vhost_values(site),
             **self._tls_values(site, tls),
         )
 

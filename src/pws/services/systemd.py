@@ -92,10 +92,13 @@ class Systemd:
         subprocess.run(["systemctl", "reset-failed", socket, service], capture_output=True)
 
     def processes(self, name: str) -> set[int]:
-        """Whatever runs in the service's cgroup."""
-        marker = f"/{units(name)[1]}\n"
+        """Whatever runs in the service's cgroup, or in the cgroup of one of the site's
+        processes or timers (pws process, pws timer): none of them is a stray."""
+        ours = re.compile(rf"/(pws-site@{re.escape(name)}\.service|pws-proc-{re.escape(name)}\."
+                          rf"[a-z0-9_]+@\d+\.service|pws-timer-{re.escape(name)}\.[a-z0-9_]+"
+                          rf"\.service)\n\Z")
         uid = _site_uid(name)
-        return {pid for pid in procs.owned_by(uid) if procs.cgroup(pid).endswith(marker)}
+        return {pid for pid in procs.owned_by(uid) if ours.search(procs.cgroup(pid))}
 
     def status(self, name: str) -> ServiceStatus:
         socket, service = units(name)

@@ -145,7 +145,11 @@ class SysVInit:
     def processes(self, name: str) -> set[int]:
         """The gunicorn master the supervisor started, and everything under it."""
         master = self._pid(self._gunicorn_pidfile(name))
-        return {master, *procs.descendants(master)} if master else set()
+        found = {master, *procs.descendants(master)} if master else set()
+        for pidfile in self._run_dir().glob(f"{name}.proc.*.pid"):  # sysv_processes' supervisors
+            supervisor = self._pid(pidfile)
+            found |= procs.descendants(supervisor) if supervisor else set()
+        return found
 
     def status(self, name: str) -> ServiceStatus:
         supervisor = self._pid(self._supervisor_pidfile(name))
