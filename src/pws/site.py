@@ -43,6 +43,11 @@ class Site:
     # release_commands on every release.
     setup_commands: list[str] = field(default_factory=list)
     release_commands: list[str] = field(default_factory=list)
+    # The ordinary user whose site this is ("": the admin's); set by pwsd from the caller's
+    # peer credentials, never from a request. limits: systemd resource settings of the
+    # owner's grant (MemoryMax, CPUQuota, TasksMax), applied to the site's service.
+    owner: str = ""
+    limits: dict[str, str] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -68,6 +73,8 @@ class Site:
         validate.tls_mode(self.tls)
         validate.commands(self.setup_commands, "setup_commands")
         validate.commands(self.release_commands, "release_commands")
+        validate.owner(self.owner)
+        self.limits = validate.limits(self.limits)
         return self
 
     def to_toml(self) -> str:
@@ -89,7 +96,7 @@ _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirement
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
           "health_timeout": int, "idle": int, "keep_releases": int, "database": str,
           "source": str, "options": dict, "tls": str, "setup_commands": list,
-          "release_commands": list}
+          "release_commands": list, "owner": str, "limits": dict}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
          dict: "a table of strings"}
