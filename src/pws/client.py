@@ -44,7 +44,11 @@ def _ignored(name: str) -> bool:
 
 def _pack(given: Path, out) -> int:
     top = given.expanduser()
-    if not top.is_dir():
+    try:
+        is_dir = top.is_dir()
+    except OSError:  # a directory the caller may not enter
+        is_dir = False
+    if not is_dir:
         raise InvalidInput(f"--from {given}: no such directory (or not yours to read).",
                            "give the path of the project's top directory.")
     skipped: list[str] = []

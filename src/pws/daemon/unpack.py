@@ -1,8 +1,8 @@
 """A caller's project, sent as a tar stream, unpacked by root into a fresh root-owned dir.
 
 Every member is checked before anything is written: only regular files, directories and
-symbolic links; relative names without `..`, no name twice, nothing below a link (a link is
-kept as a link, like `--from` keeps them, and is never followed here); modes cut to 0755,
+symbolic links; relative names without `..`, no name twice, nothing below a link, links only
+to something inside the project (kept as links, never followed here); modes cut to 0755,
 owner root. Limits: MAX_MEMBERS members, MAX_UNPACKED bytes in all.
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ def check_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
                              "leave out data, venvs and build output.")
         seen.add(name)
         if member.issym():
+            _check_link(name, member.linkname)
             links.add(name)
         member.name = name
         member.uid = member.gid = 0
@@ -51,6 +52,16 @@ def _name(raw: str) -> str:
             or len(raw) > 4096):
         raise BadRequest(f"{raw[:200]!r} in the project points outside it.", FIX)
     return name
+
+
+def _check_link(name: str, target: str) -> None:
+    """A link must stay inside the project: its release is read by the site user, whose
+    rights a link outside could only lend to other users' files."""
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    if (target.startswith("/") or resolved == ".." or resolved.startswith("../")
+            or "\0" in target):
+        raise BadRequest(f"{name[:200]!r} is a link to {target[:200]!r}, outside the project.",
+                         "replace the link by the file itself, or leave it out.")
 
 
 def _parents(name: str) -> list[str]:
