@@ -36,10 +36,11 @@ def redact(command: str, argv: list[str]) -> list[str]:
     return out
 
 
-def record(paths: Paths, *, who: str, uid: int, via: str, command: str, argv: list[str],
-           site: str, result: int, error: str = "") -> None:
+def record(paths: Paths, *, who: str, uid: int, via: str, prog: str, command: str,
+           argv: list[str], site: str, result: int, error: str = "") -> None:
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "who": who, "uid": uid,
-             "via": via, "command": command, "site": site, "argv": redact(command, argv),
+             "via": via, "prog": prog, "command": command, "site": site,
+             "argv": redact(command, argv),
              "result": result}
     if error:
         entry["error"] = error[:500]

@@ -93,8 +93,11 @@ CASES = {
     "tar_absolute": deploy_with(tar_of(member("/etc/pwned-absolute"))),
     "tar_hardlink": deploy_with(tar_of(member("shadow", tarfile.LNKTYPE, link="/etc/shadow"))),
     "tar_device": deploy_with(tar_of(member("mem", tarfile.CHRTYPE))),
-    "tar_below_link": deploy_with(tar_of(member("etc", tarfile.SYMTYPE, link="/etc"),
-                                         member("etc/pwned-below-link"))),
+    "tar_link_outside": deploy_with(tar_of(member("etc", tarfile.SYMTYPE, link="../../etc"))),
+    # a link inside the project, then a file written through it (were links followed)
+    "tar_below_link": deploy_with(tar_of(member("sub", tarfile.DIRTYPE),
+                                         member("d", tarfile.SYMTYPE, link="sub"),
+                                         member("d/pwned-below-link"))),
     "tar_garbage": deploy_with(b"this is not a tar archive" * 40),
     "short_stream": header(argv=["deploy", OWN_SITE, "--from", "x"], size=1000) + b"0" * 10,
 }

@@ -221,7 +221,8 @@ def test_crafted_requests_straight_to_the_socket(ct, users):
         "tar_absolute": (2, "points outside it"),
         "tar_hardlink": (2, "is not a file, directory or link"),
         "tar_device": (2, "is not a file, directory or link"),
-        "tar_below_link": (2, "comes twice, or below a link"),
+        "tar_link_outside": (2, "'etc' is a link to '../../etc', outside the project"),
+        "tar_below_link": (2, "'d/pwned-below-link' comes twice, or below a link"),
         "tar_garbage": (2, "is not a valid tar archive"),
         "short_stream": (2, "ended 990 bytes short of the 1000 announced"),
     }
@@ -249,7 +250,10 @@ def test_the_audit_log(ct, users):
     alice = ok(as_user(ct, "alice", "pws audit -n 0")).stdout
     assert "mksite" in alice and not re.search(r"Z  bob ", alice), alice
     root = ok(ct.run(f"pws audit {BOB_SITE}")).stdout
-    assert re.search(r"Z  bob .* mksite shop", root) and ALICE_SITE not in root, root
+    assert re.search(r"Z  bob +pwsd +mksite wsgi shop .* -> ok", root), root
+    assert re.search(r"Z  alice +pwsd +pws env shop set X=\*\*\* +-> failed \(1\): You have no "
+                     r"site named 'shop'", root), root
+    assert all(" shop" in line for line in root.splitlines()), root
     assert "logrotate" in ct.run("ls /etc/logrotate.d/pws && echo logrotate").stdout
 
 

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     for e in shown[-args.lines if args.lines > 0 else 0:]:
         result = "ok" if e.get("result") == 0 else f"failed ({e.get('result')})"
         line = (f"{e.get('time', '?')}  {e.get('who', '?'):<10} {e.get('via', '?'):<5} "
-                f"{' '.join(map(str, [e.get('command', '?'), *e.get('argv', [])]))}  -> {result}")
+                f"{' '.join(map(str, [e.get('prog', '?'), *e.get('argv', [])]))}  -> {result}")
         print(line + (f": {e['error']}" if e.get("error") else ""))
     return 0
 
@@ -40,7 +40,7 @@ def record(prog: str, args: argparse.Namespace, argv: list[str], *, who: str, ui
     if command in audit.READ_ONLY or (command == "env" and not getattr(args, "action", None)):
         return
     try:
-        audit.record(Paths.from_env(), who=who, uid=uid, via=via, command=command,
+        audit.record(Paths.from_env(), who=who, uid=uid, via=via, prog=prog, command=command,
                      argv=list(argv), site=str(getattr(args, "name", "") or ""), result=code,
                      error=error)
     except OSError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from .. import formulae, site as sitemod
+from .. import caller, formulae, site as sitemod
 from ..errors import PwsError
 from ..environment import Env
 from ..releases import Releases
@@ -15,6 +15,8 @@ from ..ui import printable
 
 def run_list(args: argparse.Namespace, env: Env) -> int:
     sites, broken = sitemod.load_valid(env.paths)
+    if caller.user() is not None:  # an ordinary user, through pwsd: their sites only
+        sites, broken = [s for s in sites if caller.sees(s.owner)], {}
     if not sites and not broken:
         env.ui.say("No sites yet. Make one with: mksite wsgi NAME --from PATH")
         return 0

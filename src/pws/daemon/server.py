@@ -77,8 +77,8 @@ def _refuse(sock: socket.socket, paths: Paths, who: Caller, exc: PwsError, prog:
     protocol.send_frame(sock, protocol.STDERR, f"pwsd: error: {exc}\n".encode())
     protocol.send_exit(sock, exc.exit_code)
     try:
-        audit.record(paths, who=who.user, uid=who.uid, via="pwsd", command=prog, argv=[],
-                     site="", result=exc.exit_code, error=exc.problem)
+        audit.record(paths, who=who.user, uid=who.uid, via="pwsd", prog=prog, command=prog,
+                     argv=[], site="", result=exc.exit_code, error=exc.problem)
     except OSError as err:
         print(f"pwsd: audit log not written: {err}", file=sys.stderr)
 
