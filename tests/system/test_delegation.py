@@ -119,25 +119,44 @@ def test_env_and_reload_on_own_site(ct, users):
     assert body(ct, ALICE_HOST) == "alice v2"
 
 
-def test_git_push_deploys_and_a_refused_release_refuses_the_push(ct, users):
+def ssh_login(ct, user: str) -> str:
+    """USER's own key in their own authorized_keys; sshd on localhost. The git remote prefix."""
+    ct.run("ssh-keygen -A && systemctl restart ssh && "
+           "for i in $(seq 50); do ssh-keyscan 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; "
+           "done")
+    ok(as_user(ct, user, "mkdir -p -m 700 ~/.ssh && ssh-keygen -q -t ed25519 -N '' -f "
+                         "~/.ssh/id_ed25519 && cp ~/.ssh/id_ed25519.pub ~/.ssh/authorized_keys "
+                         "&& ssh-keyscan 127.0.0.1 > ~/.ssh/known_hosts"))
+    return f"{user}@127.0.0.1:"
+
+
+def test_git_push_over_ssh_deploys_and_a_refused_release_refuses_the_push(ct, users):
     ok(as_user(ct, "alice", f"pws git {ALICE_SITE}"))
     assert ct.run("stat -c %U /home/alice/pws/api.git").stdout.strip() == "alice"
-    ok(as_user(ct, "alice", "cd ~/api && git init -q -b main && git config user.email a@x && "
-                            "git config user.name alice && git add app.py && git commit -qm v2"))
+    remote = ssh_login(ct, "alice") + f"pws/{ALICE_SITE}.git"
+    ok(as_user(ct, "alice", f"cd ~/api && git init -q -b main && git config user.email a@x && "
+                            f"git config user.name alice && git remote add pws {remote} && "
+                            "git add app.py && git commit -qm v2"))
     project(ct, "alice", "api", "alice v3 from git")
     ok(as_user(ct, "alice", "cd ~/api && git commit -qam v3"))
-    push = ok(as_user(ct, "alice", "cd ~/api && git push ~/pws/api.git main 2>&1"))
-    assert "is live" in push.stdout, push.stdout
+    push = ok(as_user(ct, "alice", "cd ~/api && git push pws main 2>&1"))
+    assert re.search(r"remote: Release \S+ of 'api' is live", push.stdout), push.stdout
     assert body(ct, ALICE_HOST) == "alice v3 from git"
     # an app that cannot import: the release is refused, so is the push; v3 still serves
     ok(as_user(ct, "alice", "cd ~/api && echo 'raise SystemExit(3)' >> app.py && "
                             "git commit -qam broken"))
-    push = as_user(ct, "alice", "cd ~/api && git push ~/pws/api.git main 2>&1")
+    push = as_user(ct, "alice", "cd ~/api && git push pws main 2>&1")
     assert push.returncode != 0 and "the push is refused too" in push.stdout, push.stdout
     assert "[remote rejected]" in push.stdout, push.stdout
     assert body(ct, ALICE_HOST) == "alice v3 from git"
     head = as_user(ct, "alice", "git -C ~/pws/api.git rev-parse main").stdout.strip()
     assert head == as_user(ct, "alice", "cd ~/api && git rev-parse HEAD~1").stdout.strip()
+    # bob, over his own login, cannot push into alice's repository (her home is hers)
+    ssh_login(ct, "bob")
+    refused_push = as_user(ct, "bob", f"cd ~ && git clone -q bob@127.0.0.1:/home/alice/pws/"
+                                      f"{ALICE_SITE}.git 2>&1")
+    assert refused_push.returncode != 0 and "does not appear to be a git repository" in \
+        refused_push.stdout, refused_push.stdout
 
 
 CROSS_USER = [
