@@ -210,6 +210,7 @@ def test_own_sites_are_allowed(world, argv):
     (["deploy", "api", "--git", "/home/bob/x"], NotGranted, "only remote repositories"),
     (["deploy", "api", "--git", "file:///home/bob/x"], NotGranted, "only remote repositories"),
     (["deploy", "api", "--git", "ext::sh -c id"], NotGranted, "only remote repositories"),
+    (["env", "api", "set", "TOKEN"], NotGranted, "A bare KEY reads its value from a terminal"),
 ])
 def test_everything_else_is_refused(world, argv, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(")):

@@ -42,6 +42,9 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     memory = f"{status.memory_bytes / 2**20:.1f} MiB" if status.memory_bytes else "-"
     print(f"site:      {site.name} ({site.formula}, app {site.app})")
     print(f"domains:   {' '.join(site.domains)}")
+    if site.owner:
+        limits = ", ".join(f"{k}={v}" for k, v in site.limits.items())
+        print(f"owner:     {site.owner}" + (f" (limits: {limits})" if limits else ""))
     live = Releases(env.paths, site.name).current()
     if live is not None:
         print(f"release:   {live.id}, {live.meta.get('created', '?')} by {live.meta.get('by', '?')}"

@@ -57,6 +57,9 @@ def _check_pws(paths: Paths, caller: Caller, args: argparse.Namespace) -> None:
         raise NotGranted("--all acts on every site, not only yours.", "name one of your sites.")
     if getattr(args, "git", None):
         check_git_url(args.git)
+    if command == "env" and args.action == "set" and any("=" not in i for i in args.items):
+        raise NotGranted("A bare KEY reads its value from a terminal pwsd does not have.",
+                         "give KEY=VALUE.")
     name = getattr(args, "name", None)
     if name is not None or command not in ("list", "audit"):
         own_site(paths, caller.user, name or "")

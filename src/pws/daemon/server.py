@@ -54,7 +54,7 @@ def main() -> int:
 
 def serve(sock: socket.socket, who: Caller, paths: Paths) -> int:
     rfile = sock.makefile("rb")
-    staging = None
+    staging, request = None, None
     try:
         request = protocol.parse_header(protocol.read_header_line(rfile))
         if who.uid != 0:
@@ -62,7 +62,7 @@ def serve(sock: socket.socket, who: Caller, paths: Paths) -> int:
         if request.source_bytes:
             staging = _receive(rfile, request.source_bytes, paths)
     except PwsError as exc:
-        _refuse(sock, paths, who, exc, prog="?")
+        _refuse(sock, paths, who, exc, prog=request.prog if request else "?")
         return exc.exit_code
     try:
         code = _run(sock, who, request, staging)
@@ -135,7 +135,8 @@ def _run(sock: socket.socket, who: Caller, request: protocol.Request, staging: P
 
 
 def run_request(who: Caller, request: protocol.Request, staging: Path | None) -> int:
-    """In the child: parse with the CLI's own parser, authorize, run the command's code."""
+    """In the child: parse with the CLI's own parser, authorize, run the command's code.
+    stdin is /dev/null: every question takes its default, as without a terminal."""
     parser = {"pws": cli.pws_parser, "mksite": cli.mksite_parser,
               "rmsite": cli.rmsite_parser}[request.prog]()
     parser.prog = request.prog
@@ -154,7 +155,6 @@ def run_request(who: Caller, request: protocol.Request, staging: Path | None) ->
             args.source = str(staging)
         if request.prog == "mksite":
             args.owner = who.user
-        args.yes = True  # nobody to answer a question: the defaults hold
 
     return cli.run_parsed(parser, args, request.argv, who=who.user, uid=who.uid, via="pwsd",
                           check=check)
