@@ -24,11 +24,11 @@ SOCKET = "/run/pws/pwsd.sock"
 
 
 def forward(prog: str, argv: list[str], args: argparse.Namespace) -> int:
-    try:
-        with tempfile.TemporaryFile() as source:
+    try:  # connected first: who may not use pwsd learns it before their project is read
+        with _connect(prog) as sock, tempfile.TemporaryFile() as source:
             size = _pack(Path(args.source), source) if getattr(args, "source", None) else 0
             source.seek(0)
-            return _exchange(protocol.Request(prog, list(argv), size), source)
+            return _exchange(sock, protocol.Request(prog, list(argv), size), source)
     except PwsError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -80,7 +80,7 @@ def _unreadable(exc: OSError) -> None:
                        "deploy only what your own user can read.")
 
 
-def _connect() -> socket.socket:
+def _connect(prog: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(SOCKET)
@@ -90,8 +90,9 @@ def _connect() -> socket.socket:
                        "run it as root, or ask the admin to start pwsd.socket.") from None
     except PermissionError:
         sock.close()
-        raise PwsError(f"Only root and the group {GROUP} may use pws here.",
-                       "ask the admin for `pws grant USER ...`, then log in again.") from None
+        raise PwsError(f"{prog} needs root, or a grant: only root and the group {GROUP} may "
+                       "use pwsd.", "ask the admin for `pws grant USER ...`, then log in "
+                       "again.") from None
     except ConnectionRefusedError:
         sock.close()
         raise PwsError("pwsd refused the connection.", "ask the admin: systemctl status "
@@ -99,22 +100,21 @@ def _connect() -> socket.socket:
     return sock
 
 
-def _exchange(request: protocol.Request, source) -> int:
-    with _connect() as sock:
-        sock.sendall(protocol.encode_request(request))
-        if request.source_bytes:
-            sock.sendfile(source)
-        outputs = {protocol.STDOUT: sys.stdout, protocol.STDERR: sys.stderr}
-        while True:
-            frame = protocol.read_frame(sock)
-            if frame is None:
-                raise PwsError("pwsd closed the connection without an exit code.",
-                               "see `journalctl -u 'pwsd@*'` as the admin.")
-            kind, payload = frame
-            if kind == protocol.EXIT:
-                return int(payload or b"1")
-            stream = outputs.get(kind)
-            if stream is not None:
-                stream.flush()
-                stream.buffer.write(payload)
-                stream.buffer.flush()
+def _exchange(sock: socket.socket, request: protocol.Request, source) -> int:
+    sock.sendall(protocol.encode_request(request))
+    if request.source_bytes:
+        sock.sendfile(source)
+    outputs = {protocol.STDOUT: sys.stdout, protocol.STDERR: sys.stderr}
+    while True:
+        frame = protocol.read_frame(sock)
+        if frame is None:
+            raise PwsError("pwsd closed the connection without an exit code.",
+                           "see `journalctl -u 'pwsd@*'` as the admin.")
+        kind, payload = frame
+        if kind == protocol.EXIT:
+            return int(payload or b"1")
+        stream = outputs.get(kind)
+        if stream is not None:
+            stream.flush()
+            stream.buffer.write(payload)
+            stream.buffer.flush()
