@@ -278,6 +278,18 @@ def test_the_audit_log(ct, users):
     assert "logrotate" in ct.run("ls /etc/logrotate.d/pws && echo logrotate").stdout
 
 
+def test_a_client_that_goes_away_stops_its_request_and_mksite_undoes_it(ct, users):
+    before = sh.footprint(ct)
+    proc = as_user(ct, "alice", "timeout -s INT 10 mksite wsgi slow --app app:app --from ~/api "
+                                "--domain slow.alice.example.org --setup-command 'sleep 120'")
+    assert proc.returncode == 130 and "interrupted" in proc.stderr, proc.stderr
+    ct.run("for i in $(seq 150); do systemctl list-units --no-legend --state=active "
+           "'pwsd@*' | grep -q . || break; sleep 0.2; done")
+    assert sh.footprint(ct) == before
+    assert ct.run("pgrep -f 'sleep 120'", check=False).returncode == 1
+    assert ct.run("ls /var/lib/pws/incoming").stdout.strip() == ""
+
+
 def test_users_remove_their_sites_and_revoke(ct, users):
     refused(as_user(ct, "alice", f"rmsite {BOB_SITE} --yes"), "You have no site named")
     ok(as_user(ct, "alice", f"rmsite {ALICE_SITE} --yes"))
