@@ -125,7 +125,8 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
 def _owner_limits(env: Env, owner: str) -> dict[str, str]:
     if not owner:
         return {}
-    validate.user_name(owner)
+    if not users.exists(validate.user_name(owner)):
+        raise InvalidInput(f"--owner {owner}: there is no such user.", "give an existing login.")
     grant = grants.load(env.paths, owner)
     return grant.limits() if grant else {}
 
