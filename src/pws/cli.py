@@ -8,8 +8,9 @@ import sys
 from collections.abc import Callable
 
 from . import __version__, formulae
-from .commands import (alerts, config, control, deploy_cmd, env_cmd, health, mksite,
-                       nginx_cmd, process_cmd, releases_cmd, rmsite, run_cmd, sites, tls_cmd)
+from .commands import (alerts, audit_cmd, config, control, deploy_cmd, env_cmd, git_cmd,
+                       grant_cmd, health, mksite, nginx_cmd, process_cmd, releases_cmd, rmsite,
+                       run_cmd, sites, tls_cmd)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -22,24 +23,45 @@ def _raise_interrupted(signum: int, frame) -> None:
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if os.geteuid() != 0 and not getattr(args, "local", False):
+        from . import client  # not root: pwsd acts, within the caller's grant
+        return client.forward(parser.prog, argv, args)
+    return run_parsed(parser, args, argv)
+
+
+def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], *,
+               who: str = "root", uid: int = 0, via: str = "cli",
+               check: Callable | None = None) -> int:
+    """Run a parsed command: the root CLI, and pwsd's child for a user (check: the grant)."""
     # Files pws makes (venvs, units, vhosts) must not depend on the caller's umask.
     os.umask(0o022)
     # A terminal closed or a `kill` mid-run: unwind like Ctrl-C, so mksite undoes its work.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
+    code, error = 1, ""
     try:
         env = Env.create(assume_yes=getattr(args, "yes", False), quiet=getattr(args, "quiet", False))
-        return args.handler(args, env)
+        if check:
+            check(args, env)
+        code = args.handler(args, env)
+        return code
     except PwsError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        code, error = exc.exit_code, exc.problem
+        return code
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
+        code, error = 130, "interrupted"
         return 130
     except Interrupted as exc:
         print(f"{parser.prog}: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
-        return 128 + exc.signum
+        code, error = 128 + exc.signum, "stopped"
+        return code
+    finally:
+        audit_cmd.record(parser.prog, args, argv, who=who, uid=uid, via=via, code=code,
+                         error=error)
 
 
 def _installed_formulae() -> list[formulae.Formula]:
@@ -132,6 +154,7 @@ def pws_parser() -> argparse.ArgumentParser:
     process_cmd.add_timer_arguments(_add(
         sub, "timer", process_cmd.run_timer,
         "a site's scheduled commands (systemd timers): add, remove, list", site="one"))
+    _add_delegation(sub)
     for formula in _installed_formulae():
         for name, text, add_arguments, handler in formula.commands():
             add_arguments(_add(sub, name, handler, text))
@@ -143,6 +166,20 @@ def pws_parser() -> argparse.ArgumentParser:
         p = nginx_sub.add_parser(action, help=text, description=text)
         p.set_defaults(handler=handler, command=f"nginx {action}")
     return parser
+
+
+def _add_delegation(sub) -> None:
+    """Sites without root: the admin's grants, the audit log, a user's git remote."""
+    grant_cmd.add_grant_arguments(_add(sub, "grant", grant_cmd.run_grant,
+                                       "let an ordinary user run their own sites through pwsd"))
+    _add(sub, "grants", grant_cmd.run_grants, "who may run sites, on which domains, with which "
+         "limits")
+    grant_cmd.add_revoke_arguments(_add(sub, "revoke", grant_cmd.run_revoke,
+                                        "take a user's grant back (their sites stay)"))
+    audit_cmd.add_arguments(_add(sub, "audit", audit_cmd.run,
+                                 "who changed what, when, and how it ended"))
+    git_cmd.add_arguments(_add(sub, "git", git_cmd.run, "make your git remote for a site: a "
+                               "push to its branch deploys it (run as the site's owner)"))
 
 
 def main_pws(argv: list[str] | None = None) -> int:

@@ -208,6 +208,7 @@ class Deployer:
         the gunicorn config changed."""
         ctx = Context(site, self.paths, self.ui, tx)
         changed = self.write_gunicorn(ctx, formula)
+        self.services.set_limits(site.name, site.limits)
         self.services.install(site.name)
         if not self.paths.vhost(site.name).exists():
             tx.on_rollback("remove the nginx vhost", lambda: self.web.remove(site.name))

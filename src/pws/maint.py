@@ -9,6 +9,7 @@ import os
 import sys
 
 from . import formulae, site as sitemod
+from .commands import grant_cmd
 from .environment import Env
 from .errors import PwsError
 from .locks import site_lock
@@ -56,6 +57,7 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
     if action != "configure":
         return
     _ensure_dirs(env)
+    grant_cmd.ensure_group()  # pwsd.socket's group, before the socket is started
     if not _snapshot(env):
         return
     env.web.state.set_phase("applied")

@@ -47,6 +47,11 @@ class Site:
     # scheduled commands (`pws timer`): name -> {on (systemd calendar), command}.
     processes: dict[str, dict] = field(default_factory=dict)
     timers: dict[str, dict] = field(default_factory=dict)
+    # The ordinary user whose site this is ("": the admin's); set by pwsd from the caller's
+    # peer credentials, never from a request. limits: systemd resource settings of the
+    # owner's grant (MemoryMax, CPUQuota, TasksMax), applied to the site's service.
+    owner: str = ""
+    limits: dict[str, str] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -75,6 +80,8 @@ class Site:
         from . import processes
         self.processes = processes.check_processes(self.processes)
         self.timers = processes.check_timers(self.timers)
+        validate.owner(self.owner)
+        self.limits = validate.limits(self.limits)
         return self
 
     def to_toml(self) -> str:
@@ -96,7 +103,8 @@ _KINDS = {"name": str, "formula": str, "app": str, "domains": list, "requirement
           "static": dict, "aliases": dict, "workers": int, "timeout": int, "health_path": str,
           "health_timeout": int, "idle": int, "keep_releases": int, "database": str,
           "source": str, "options": dict, "tls": str, "setup_commands": list,
-          "release_commands": list, "processes": "tables", "timers": "tables"}
+          "release_commands": list, "processes": "tables", "timers": "tables",
+          "owner": str, "limits": dict}
 _REQUIRED = ("name", "formula", "app", "domains")
 _SAYS = {str: "a string", int: "a whole number", list: "a list of strings",
          dict: "a table of strings", "tables": "a table of tables"}

@@ -11,7 +11,7 @@ from .errors import InvalidInput
 MAX_NAME = 28
 RESERVED_NAMES = frozenset(
     {"all", "default", "pws", "nginx", "root", "www", "www-data", "admin", "localhost",
-     "static", "media", "site", "sites", "none", "test"}
+     "static", "media", "site", "sites", "none", "test", "pwsd"}
 )
 MAX_DOMAINS = 64
 MAX_REQUIREMENTS = 200
@@ -334,3 +334,33 @@ def options(value: dict) -> dict[str, str]:
         raise InvalidInput(f"Unknown option(s) {', '.join(map(repr, unknown))}.",
                            f"use only: {', '.join(OPTIONS)}.")
     return {key: OPTIONS[key](v) for key, v in value.items()}
+
+
+# ---------------------------------------------------------------- delegation (grants)
+_USER = _re(r"[a-z_][a-z0-9_-]{0,31}")
+# systemd resource settings a grant may set, each with the grammar of its value.
+LIMITS = {"MemoryMax": _re(r"[1-9][0-9]{0,5}[KMG]"), "CPUQuota": _re(r"[1-9][0-9]{0,3}%"),
+          "TasksMax": _re(r"[1-9][0-9]{0,5}")}
+
+
+def user_name(value: str) -> str:
+    if not isinstance(value, str) or not _USER.fullmatch(value):
+        raise InvalidInput(f"{str(value)[:40]!r} is not a user name.",
+                           "give the login name of an existing user, e.g. alice.")
+    return value
+
+
+def owner(value: str) -> str:
+    return value if value == "" else user_name(value)
+
+
+def limits(value: dict) -> dict[str, str]:
+    for key, text in value.items():
+        grammar = LIMITS.get(key)
+        if grammar is None:
+            raise InvalidInput(f"limits: unknown setting {key!r}.",
+                               f"use only {', '.join(LIMITS)}.")
+        if not grammar.fullmatch(text):
+            raise InvalidInput(f"limits: {key} = {text!r} is not valid.",
+                               "e.g. MemoryMax = \"512M\", CPUQuota = \"50%\", TasksMax = \"64\".")
+    return dict(value)

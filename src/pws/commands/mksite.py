@@ -5,7 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .. import boot, databases, formulae, pending, safefs, site as sitemod, users, validate
+from .. import boot, databases, formulae, grants, pending, safefs, site as sitemod, users, validate
 from ..releases import Releases
 from ..defaults import site_defaults
 from ..environment import Env
@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'flask init-db'); repeatable")
     parser.add_argument("--release-command", action="append", default=[], metavar="CMD",
                         help="run as the site user on every release being built; repeatable")
+    parser.add_argument("--owner", default="", metavar="USER",
+                        help="the ordinary user whose site it is (their grant's limits apply; "
+                             "pwsd sets it for a user's own mksite)")
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing; take the defaults")
 
 
@@ -115,12 +118,22 @@ def _gather(args, env: Env, name: str, formula, source: Path | None) -> Site:
                 requirements=list(args.requirement), static=static, source=str(source or ""),
                 options=options, database=args.db or formula.default_db,
                 setup_commands=list(args.setup_command),
-                release_commands=list(args.release_command), **tunables)
+                release_commands=list(args.release_command), owner=args.owner,
+                limits=_owner_limits(env, args.owner), **tunables)
     validate.domains(site.domains, name)  # refused before anything is made, app or not
     validate.requirements(site.requirements)
     validate.commands(site.setup_commands, "--setup-command")
     validate.commands(site.release_commands, "--release-command")
     return site.check() if site.app or not source else site
+
+
+def _owner_limits(env: Env, owner: str) -> dict[str, str]:
+    if not owner:
+        return {}
+    if not users.exists(validate.user_name(owner)):
+        raise InvalidInput(f"--owner {owner}: there is no such user.", "give an existing login.")
+    grant = grants.load(env.paths, owner)
+    return grant.limits() if grant else {}
 
 
 def _check_free(env: Env, site: Site) -> None:

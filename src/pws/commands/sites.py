@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from .. import formulae, processes, site as sitemod
-from ..services import process_units
-from ..errors import PwsError
+from .. import caller, formulae, processes, site as sitemod
 from ..environment import Env
+from ..errors import PwsError
 from ..releases import Releases
+from ..services import process_units
 from ..tls.manager import TlsSites
 from ..transaction import Transaction
 from ..ui import printable
@@ -16,6 +16,8 @@ from ..ui import printable
 
 def run_list(args: argparse.Namespace, env: Env) -> int:
     sites, broken = sitemod.load_valid(env.paths)
+    if caller.user() is not None:  # an ordinary user, through pwsd: their sites only
+        sites, broken = [s for s in sites if caller.sees(s.owner)], {}
     if not sites and not broken:
         env.ui.say("No sites yet. Make one with: mksite wsgi NAME --from PATH")
         return 0
@@ -41,6 +43,9 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     memory = f"{status.memory_bytes / 2**20:.1f} MiB" if status.memory_bytes else "-"
     print(f"site:      {site.name} ({site.formula}, app {site.app})")
     print(f"domains:   {' '.join(site.domains)}")
+    if site.owner:
+        limits = ", ".join(f"{k}={v}" for k, v in site.limits.items())
+        print(f"owner:     {site.owner}" + (f" (limits: {limits})" if limits else ""))
     live = Releases(env.paths, site.name).current()
     if live is not None:
         print(f"release:   {live.id}, {live.meta.get('created', '?')} by {live.meta.get('by', '?')}"

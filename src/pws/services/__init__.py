@@ -45,6 +45,10 @@ class ServiceManager(Protocol):
     def uninstall(self, name: str) -> None:
         """Stop and disable; leave nothing of the site's service behind."""
 
+    def set_limits(self, name: str, limits: dict[str, str]) -> None:
+        """The owner's resource limits (MemoryMax, CPUQuota, TasksMax) on the site's service;
+        none: none of pws's."""
+
     def status(self, name: str) -> ServiceStatus: ...
 
     def processes(self, name: str) -> set[int]:

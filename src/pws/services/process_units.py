@@ -28,16 +28,19 @@ class ProcessUnits:
         return string.Template(text).substitute(**values)
 
     def _files(self, site, procs: dict[str, dict]) -> dict[Path, str]:
+        # An owner's grant limits each process and timer run as it limits the web service.
+        limits = "".join(f"{key}={value}\n" for key, value in sorted(site.limits.items()))
         files = {}
         for item in procs:
             prefix = processes.unit_prefix(site.name, "proc", item)
             files[self.dir / f"{prefix}@.service"] = self._render(
                 "systemd-process.service", name=site.name, kind="proc", item=item,
-                command="process")
+                command="process", limits=limits)
         for item, entry in site.timers.items():
             prefix = processes.unit_prefix(site.name, "timer", item)
             files[self.dir / f"{prefix}.service"] = self._render(
-                "systemd-timer.service", name=site.name, kind="timer", item=item, command="timer")
+                "systemd-timer.service", name=site.name, kind="timer", item=item, command="timer",
+                limits=limits)
             files[self.dir / f"{prefix}.timer"] = self._render(
                 "systemd-timer.timer", name=site.name, item=item, on=entry["on"])
         return files

@@ -1,12 +1,13 @@
 """systemd: socket-activated template instances pws-site@NAME.{socket,service}."""
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 
 from pathlib import Path
 
-from .. import procs
+from .. import fsutil, procs
 from ..runner import run
 from ..runas import ids
 from . import ServiceStatus
@@ -15,6 +16,7 @@ from .rolling import rolling_reload, switch_master
 RUNTIME = Path("/run/pws-site")  # RuntimeDirectory=pws-site/%i of the service
 # `systemctl enable` reloads every unit file (a few tenths of a second): once per site is enough.
 WANTS = Path("/etc/systemd/system/sockets.target.wants")
+DROPINS = Path("/etc/systemd/system")  # where the instance's drop-ins go
 
 
 def units(name: str) -> tuple[str, str]:
@@ -90,6 +92,26 @@ class Systemd:
         socket, service = units(name)
         subprocess.run(["systemctl", "disable", "--now", socket, service], capture_output=True)
         subprocess.run(["systemctl", "reset-failed", socket, service], capture_output=True)
+        self.set_limits(name, {})
+
+    def set_limits(self, name: str, limits: dict[str, str]) -> bool:
+        """A drop-in of the instance, pws-site@NAME.service.d/50-pws-limits.conf; True if it
+        changed (then systemd has re-read it; a started service gets it on its next start)."""
+        folder = DROPINS / f"{units(name)[1]}.d"
+        path = folder / "50-pws-limits.conf"
+        text = ("# From the owner's grant (pws grant); rewritten by pws.\n[Service]\n"
+                + "".join(f"{k}={v}\n" for k, v in sorted(limits.items()))) if limits else ""
+        old = path.read_text() if path.exists() else ""
+        if old == text:
+            return False
+        if text:
+            fsutil.write_atomic(path, text)
+        else:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self._ctl("daemon-reload")
+        return True
 
     def processes(self, name: str) -> set[int]:
         """Whatever runs in the service's cgroup, or in the cgroup of one of the site's

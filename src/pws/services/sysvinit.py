@@ -136,6 +136,10 @@ class SysVInit:
         if master:
             os.killpg(os.getpgid(master), signal.SIGKILL)  # the supervisor starts it again
 
+    def set_limits(self, name: str, limits: dict[str, str]) -> None:
+        """Without systemd there are no cgroup limits: a granted user's site runs unlimited
+        (pwsd, which grants serve, is systemd-only anyway)."""
+
     def uninstall(self, name: str) -> None:
         self.stop(name)  # workers a dead master orphaned go with the user (users.remove)
 
