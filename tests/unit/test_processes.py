@@ -154,3 +154,14 @@ def test_sysv_cron_file_runs_pws_timer_run_as_root(tmp_path):
     assert "clean.py" not in text
     units._write_cron(site().check())
     assert not (tmp_path / "etc/cron.d/pws-shop").exists()
+
+
+def test_an_owners_limits_bind_every_process_and_timer_run(tmp_path):
+    units = ProcessUnits(Paths(root=tmp_path, share=SOURCE_TREE))
+    s = site(processes={"worker": {"command": "rq worker"}},
+             timers={"nightly": {"on": "03:00", "command": "python clean.py"}},
+             owner="alice", limits={"MemoryMax": "256M", "TasksMax": "64"}).check()
+    services = [text for p, text in units._files(s, s.processes).items()
+                if p.name.endswith(".service")]
+    assert len(services) == 2
+    assert all("\nMemoryMax=256M\nTasksMax=64\n" in text for text in services)
