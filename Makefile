@@ -192,6 +192,12 @@ piuparts: deb
 		echo "piuparts ($$s): passed in $$((SECONDS - start)) s"; \
 	done
 
+# debian/tests with autopkgtest in a booted container of each suite (also part of test-system).
+autopkgtest: deb repo venv
+	@for s in $(BUILD_SUITES); do \
+		PWS_SUITE=$$s DIST=$(DIST_TOP)/$$s $(TESTPY) -m pytest -q -s tests/system/test_autopkgtest.py; \
+	done
+
 test: deps venv test-unit test-integration test-system lint piuparts
 
 bench: deb venv

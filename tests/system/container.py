@@ -630,8 +630,9 @@ def http(ct: Container, url: str, host: str | None = None, timeout: float = 5) -
 # postgresql: the server of the `--db postgresql` tests (test_databases.py).
 # certbot (a Recommends of pws, so not pulled in by the debs) and pebble, the ACME test
 # server that validates HTTP-01 against the container's nginx (test_tls.py); git, a
-# Recommends too, for `pws deploy --git`.
-EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git")
+# Recommends too, for `pws deploy --git`. autopkgtest: runs debian/tests as installed
+# (test_autopkgtest.py, with its null virtualisation server inside the booted container).
+EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git", "autopkgtest")
 # Framework versions for the sites the tests create (unless pws.pins pins the same name).
 # setuptools: the build backend of the sample Pyramid project (tests/system/projects), a
 # pyproject.toml that pip builds in an isolated environment, offline.

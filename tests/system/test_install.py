@@ -81,3 +81,35 @@ def test_debian_pip_installs_when_pip_conf_says_what_uv_cannot_honour(ct):
                        "gunicorn-*.dist-info/INSTALLER").stdout.strip()
     assert installer == "pip"
     assert container.http(ct, "http://127.0.0.1/", host="slow.localhost")[0] == 200
+
+
+if container.PYTHON < (3, 12):  # Debian 12: what Django 6 and requires-python >= 3.12 get
+    NEEDS = ("(/usr/bin/python3)", "pin versions that run on Python 3.11 (Django: django==5.2.19)",
+             "or serve the site from Debian 13 (Python 3.13)")
+
+    def test_django_6_on_python_3_11_is_one_clear_message(ct):
+        ct.write_file("/root/dj6/requirements.txt", "django==6.1.3\n")
+        ct.write_file("/root/dj6/tiny.py", TINY)
+        before = footprint(ct)
+        proc = ct.run("mksite wsgi djsix --app tiny:app --from /root/dj6 --yes", check=False,
+                      timeout=600)
+        assert_one_clear_error(proc, "django needs Python >=3.12; this system has Python 3.11")
+        for part in NEEDS:
+            assert part in proc.stderr, proc.stderr
+        assert "No solution found" not in proc.stderr and "╰─▶" not in proc.stderr
+        assert footprint(ct) == before
+
+    def test_a_project_requiring_python_3_12_is_one_clear_message(ct):
+        ct.write_file("/root/new312/pyproject.toml",
+                      '[build-system]\nrequires = ["setuptools"]\n'
+                      'build-backend = "setuptools.build_meta"\n\n'
+                      '[project]\nname = "newsite"\nversion = "1.0"\n'
+                      'requires-python = ">=3.12"\n')
+        ct.write_file("/root/new312/tiny.py", TINY)
+        before = footprint(ct)
+        proc = ct.run("mksite wsgi newsite --app tiny:app --from /root/new312 --yes",
+                      check=False, timeout=600)
+        assert_one_clear_error(proc, "newsite needs Python >=3.12; this system has Python 3.11")
+        for part in NEEDS:
+            assert part in proc.stderr, proc.stderr
+        assert footprint(ct) == before
