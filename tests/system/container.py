@@ -123,7 +123,7 @@ def ensure_image(packages=()) -> Path:
     """The cached tarball of a SUITE image with BASE_PACKAGES + PACKAGES (built once)."""
     pkgs = image_packages(packages)
     path = IMAGES / f"{SUITE}-{_digest([IMAGE_VERSION, SUITE, MIRROR, *pkgs])}.tar"
-    with _Lock(IMAGES / ".lock"):
+    with _Lock(IMAGES / f".{path.name}.lock"):  # one per image: two suites build at once
         if path.exists():
             log(f"image {path} (cached)")
             return path
@@ -151,7 +151,7 @@ def _build_image(pkgs: list[str], path: Path) -> None:
 def ensure_tree(image: Path) -> Path:
     """The image extracted once, next to it, as the read-only lower layer of every container."""
     tree = image.with_suffix(".tree")
-    with _Lock(IMAGES / ".lock"):
+    with _Lock(IMAGES / f".{image.name}.lock"):
         if not tree.exists():
             _extract(image, tree)
     return tree
@@ -208,7 +208,7 @@ def ensure_wheelhouse(requirements, foreign=()) -> Path:
     once; return it. FOREIGN: (requirement, python) pairs fetched alone (no dependencies) for
     another Python, so a test can ask for what this suite's Python cannot run."""
     reqs = sorted(set(requirements))
-    key = reqs if PYTHON == (3, 11) else [*reqs, f"python {PYTHON}"]  # bookworm's stamps as before
+    key = [*reqs] if PYTHON == (3, 11) else [*reqs, f"python {PYTHON}"]  # bookworm: as before
     key += [f"{req} for {py}" for req, py in sorted(foreign)]
     stamp = WHEELHOUSE / ".stamps" / _digest(key)
     with _Lock(CACHE / ".wheelhouse.lock"):
