@@ -17,10 +17,13 @@ def test_debian_tests_pass_under_autopkgtest(bare_ct, debs):
     ct = bare_ct
     assert all(container.published(d) for d in debs), "run make repo"
     container.serve_repo(ct)  # autopkgtest installs the tests' Depends with apt, by name
-    ct.copy_in(REPO / "debian", "/root/src/debian")
-    # "src//": a built tree, whose tests' Depends come from the archive (the repository) as
-    # they are, with nothing built (no dpkg-dev in the testbed).
-    proc = ct.run("autopkgtest --output-dir /root/autopkgtest-out /root/src// -- null",
+    # debian/tests alone (a tree autopkgtest takes as built): the tests' Depends come from
+    # the archive, the repository here, by name; nothing is built (no dpkg-dev needed).
+    ct.copy_in(REPO / "debian" / "tests", "/root/src/debian/tests")
+    # null (the testbed is this machine) cannot revert or isolate; the container is both
+    # isolated and thrown away after the module, which is what those restrictions ask for.
+    proc = ct.run("autopkgtest --output-dir /root/autopkgtest-out "
+                  "--ignore-restrictions=breaks-testbed,isolation-container /root/src -- null",
                   check=False, timeout=1200)
     container.stop_repo(ct)
     summary = ct.run("cat /root/autopkgtest-out/summary", check=False).stdout
