@@ -173,7 +173,8 @@ test-system: deb repo $(if $(filter bookworm,$(BUILD_SUITES)),previous) venv
 # install again, in a clean chroot of each suite from the mirror (about 45 s each; the base
 # tarballs are made once). Ignored: nginx's temp dirs in /var/lib/nginx, made by the
 # `nginx -t` of pws's maintainer scripts (a running nginx makes them too; nginx is never
-# started in piuparts' chroot).
+# started in piuparts' chroot), and on trixie debconf's own scratch dir /var/cache/debconf/tmp.ci
+# (made by apt's template extraction for any package, owned by none).
 PIUPARTS_MIRROR := http://deb.debian.org/debian
 
 piuparts: deb
@@ -188,6 +189,7 @@ piuparts: deb
 		start=$$SECONDS; \
 		$(SUDO) piuparts -d $$s -m $(PIUPARTS_MIRROR) -b $$base \
 			--install-purge-install --no-upgrade-test --log-level=info -i /opt/ \
+			-i /var/cache/debconf/tmp.ci/ \
 			-I '/var/lib/nginx/(body|fastcgi|proxy|scgi|uwsgi)/' $(DIST_TOP)/$$s/pws_*.deb; \
 		echo "piuparts ($$s): passed in $$((SECONDS - start)) s"; \
 	done
