@@ -638,6 +638,10 @@ EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git
 # pyproject.toml that pip builds in an isolated environment, offline.
 TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1", "setuptools==81.0.0")
 DEFAULT_PINS = ("gunicorn==27.0.1",)
+# Dependencies behind an environment marker for a newer Python than the host's: pip download
+# evaluates markers with the host's interpreter, so they are named here for the suites that
+# need them (WebOb needs legacy-cgi on Python >= 3.13, which has no cgi module).
+NEWER_PYTHON_REQUIREMENTS = {(3, 13): ("legacy-cgi==2.6.4",)}
 
 
 def system_image_packages() -> list[str]:
@@ -653,7 +657,8 @@ def site_requirements() -> list[str]:
     if pins is not None and hasattr(pins, "django_for"):  # one Django: the suite's
         pinned = [r for r in pinned if requirement_name(r) != "django"] + [pins.django_for(PYTHON)]
     names = {requirement_name(r) for r in pinned}
-    return pinned + [r for r in TEST_REQUIREMENTS if requirement_name(r) not in names]
+    marked = [r for py, reqs in NEWER_PYTHON_REQUIREMENTS.items() if PYTHON >= py for r in reqs]
+    return pinned + [r for r in TEST_REQUIREMENTS if requirement_name(r) not in names] + marked
 
 
 def foreign_wheels() -> list[tuple[str, tuple[int, int]]]:
