@@ -553,6 +553,7 @@ def install_debs(ct: Container, debs) -> subprocess.CompletedProcess:
 
 REPO_PORT = 8099  # the repository's HTTP server, on the container's loopback only
 REPO_SOURCES = "/etc/apt/sources.list.d/pws.list"
+REPO_PIDFILE = "/run/pws-test-repo.pid"
 CT_KEYRING = f"/usr/share/keyrings/{KEYRING}"
 
 
@@ -582,8 +583,11 @@ def serve_repo(ct: Container) -> None:
     ct.copy_in(APT_REPO / KEYRING, CT_KEYRING)
     ct.write_file(REPO_SOURCES, f"deb [signed-by={CT_KEYRING}] "
                                 f"http://127.0.0.1:{REPO_PORT}/ {SUITE} main\n")
-    ct.run("systemctl is-active -q pws-test-repo || systemd-run --quiet --unit=pws-test-repo "
-           f"python3 -m http.server --bind 127.0.0.1 --directory /srv/pws-repo {REPO_PORT}")
+    # start-stop-daemon (dpkg's), not systemd-run: the sysvinit container installs this way too.
+    ct.run(["start-stop-daemon", "--start", "--quiet", "--oknodo", "--background",
+            "--make-pidfile", "--pidfile", REPO_PIDFILE, "--exec", "/usr/bin/python3", "--",
+            "-m", "http.server", "--bind", "127.0.0.1", "--directory", "/srv/pws-repo",
+            str(REPO_PORT)])
     ct.run(f"for i in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:{REPO_PORT}/ "
            "&& exit 0; sleep 0.1; done; exit 1")
     # Only this source: the image's Debian mirror is out of reach (no network), and its
@@ -597,7 +601,8 @@ def serve_repo(ct: Container) -> None:
 
 def stop_repo(ct: Container) -> None:
     """Stop the repository's HTTP server: the tests then see only what pws runs."""
-    ct.run(["systemctl", "stop", "pws-test-repo"], check=False)
+    ct.run(["start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "5",
+            "--pidfile", REPO_PIDFILE, "--remove-pidfile"], check=False)
 
 
 def apt_install(ct: Container, what) -> subprocess.CompletedProcess:
