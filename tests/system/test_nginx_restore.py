@@ -54,7 +54,6 @@ def module_deb() -> Path:
     return found[-1]
 
 
-@pytest.fixture
 def _suite_apt() -> list[str]:
     """apt options for the host's apt to fetch from the container's suite: its own index in
     the cache (fetched here), the host's Debian keyring (it has every release's keys)."""
