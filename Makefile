@@ -1,12 +1,21 @@
 # PWS, the Python Web Stack: build, lint and test.
 #
-#   make deb               the four .debs in dist/ (built out of the source tree, in .build/)
-#   make lint              lintian on dist/*.deb (fails on errors and warnings)
+#   make deb               the four .debs per suite in dist/SUITE/, each built in a clean chroot of
+#                          its suite (tools/build-deb), both suites at once
+#   make repo              dist/ as a signed APT repository in dist/repo/ (tools/publish-repo;
+#                          the key in $(REPO_KEY), made once)
+#   make lint              lintian on dist/SUITE/*.deb (fails on errors and warnings)
 #   make venv              the test venv in $(VENV)
 #   make test-unit | test-integration | test-system
-#   make piuparts          install/purge/install of dist/pws_*.deb in a clean bookworm chroot
+#   make piuparts          install/purge/install of pws in a clean chroot of each suite
+#   make autopkgtest       debian/tests (as installed) with autopkgtest in a booted container
+#   make previous          the previous release (PREVIOUS_COMMIT) built once, cached in /var/cache/pws
 #   make test              deps venv test-unit test-integration test-system lint piuparts, in order
 #   make bench | demo | clean | distclean
+#
+# SUITE=bookworm or SUITE=trixie limits deb, repo, lint, piuparts and the system tier to one
+# Debian suite (12 or 13); without it, both (their system tiers run side by side).
+# bench and demo use one suite: SUITE, else bookworm.
 #
 # Every target installs the Debian packages it needs (make deps) when they are missing.
 
@@ -21,28 +30,34 @@ PY := /usr/bin/python3
 # A PATH without pyenv and friends, for the package build.
 BUILD_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 
-VERSION := $(shell head -n1 debian/changelog | cut -d' ' -f2 | tr -d '()')
-DIST := dist
-BUILD := .build
-BUILD_SRC := $(BUILD)/pws-$(VERSION)
+SUITES := bookworm trixie
+SUITE :=
+ONE_SUITE := $(or $(SUITE),bookworm)
+BUILD_SUITES := $(or $(SUITE),$(SUITES))
+$(foreach s,$(SUITE),$(if $(filter $(s),$(SUITES)),,$(error SUITE=$(s): one of $(SUITES))))
+DIST_TOP := dist
+REPO_DIR := $(DIST_TOP)/repo
+REPO_KEY := /var/cache/pws/repo-key
 # What goes into the packages: a change here rebuilds them.
-PKG_INPUTS := src conf debian maintscripts man pyproject.toml requirements.txt
+PKG_INPUTS := src conf debian maintscripts man pyproject.toml requirements.txt tools/build-deb
+# The previous release, for the upgrade test (tests/system/test_upgrade.py).
+PREVIOUS_COMMIT := f15c14e
+PREVIOUS_DIR := /var/cache/pws/previous/$(PREVIOUS_COMMIT)
 
 VENV := /var/cache/pws/testvenv
 TESTPY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.pws-stamp
 TEST_REQUIREMENTS := pytest==8.3.5
 
-# Build and test dependencies, from Debian.
-APT_DEPS := build-essential debhelper dh-virtualenv dh-python python3-all python3-venv \
-	python3-dev python3-setuptools python3-wheel-whl nginx mmdebstrap systemd-container \
-	lintian devscripts wrk apache2-utils curl
+# Build and test dependencies, from Debian (the packages are built in chroots of each suite).
+APT_DEPS := build-essential debhelper dpkg-dev python3-venv nginx mmdebstrap systemd-container \
+	lintian devscripts wrk apache2-utils curl apt-utils gnupg
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-export TESTPY DIST VENV
+export TESTPY VENV
 
-.PHONY: all deps deb lint venv test test-unit test-integration test-system piuparts bench demo \
-	clean distclean
+.PHONY: all deps deb repo lint venv test test-unit test-integration test-system piuparts \
+	autopkgtest previous bench demo clean distclean
 
 all: deb
 
@@ -61,33 +76,60 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- packages
-# The tree is copied to $(BUILD_SRC) so the build never writes into the checkout; debian/rules
-# must not inherit this make's variables (`make deb VENV=...` would retarget its VENV);
-# dist/.srchash records the inputs the .debs in dist/ were built from.
+# tools/build-deb SUITE builds in a fresh copy of a cached chroot of the suite (so the pws venv
+# gets that suite's Python); the suites build at once, each logging to dist/SUITE.log.
+# dist/SUITE/.srchash records the inputs the .debs there were built from.
 PKG_HASH = $(shell find $(PKG_INPUTS) \( -name __pycache__ -o -name '*.egg-info' \) -prune \
 	-o \( -type f -o -type l \) -print 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-32)
 
 deb: deps
-	@hash='$(PKG_HASH)'; \
-	if [ -f $(DIST)/.srchash ] && [ "$$(cat $(DIST)/.srchash)" = "$$hash" ] \
-		&& ls $(DIST)/*.deb >/dev/null 2>&1; then \
-		echo "$(DIST)/ is up to date:"; ls $(DIST)/*.deb; exit 0; \
-	fi; \
-	start=$$SECONDS; \
-	rm -rf $(BUILD) && mkdir -p $(BUILD_SRC); \
-	tar -c --exclude=__pycache__ --exclude='*.egg-info' --exclude=debian/pws.postrm \
-		$(PKG_INPUTS) | tar -x -C $(BUILD_SRC); \
-	(cd $(BUILD_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH=$(BUILD_PATH) \
-		dpkg-buildpackage -b -us -uc); \
-	mkdir -p $(DIST); rm -f $(DIST)/*.deb $(DIST)/.srchash; \
-	mv $(BUILD)/*.deb $(DIST)/; \
-	echo "$$hash" > $(DIST)/.srchash; \
-	rm -rf $(BUILD); \
-	echo "built in $$((SECONDS - start)) s:"; ls -l $(DIST)/*.deb
+	@hash='$(PKG_HASH)'; pids=""; mkdir -p $(DIST_TOP); \
+	for s in $(BUILD_SUITES); do \
+		d=$(DIST_TOP)/$$s; \
+		if [ -f $$d/.srchash ] && [ "$$(cat $$d/.srchash)" = "$$hash" ] \
+			&& ls $$d/*.deb >/dev/null 2>&1; then \
+			echo "$$d/ is up to date:"; ls $$d/*.deb; continue; fi; \
+		echo "building for $$s in a $$s chroot (log: $(DIST_TOP)/$$s.log)"; \
+		( start=$$SECONDS; rm -f $$d/.srchash; \
+		  if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH=$(BUILD_PATH) \
+			tools/build-deb $$s $$d > $(DIST_TOP)/$$s.log 2>&1; then \
+			echo "$$hash" > $$d/.srchash; \
+			echo "$$s: built in $$((SECONDS - start)) s:"; ls -l $$d/*.deb; \
+		  else echo "$$s: build failed; the end of $(DIST_TOP)/$$s.log:"; \
+			tail -n 40 $(DIST_TOP)/$$s.log; exit 1; fi ) & pids="$$pids $$!"; \
+	done; \
+	rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc
+
+# One signed repository, a distribution per suite; re-signed when the .debs change.
+repo: deb
+	@for s in $(BUILD_SUITES); do \
+		if [ -f $(REPO_DIR)/dists/$$s/.srchash ] \
+			&& cmp -s $(DIST_TOP)/$$s/.srchash $(REPO_DIR)/dists/$$s/.srchash \
+			&& [ -f $(REPO_DIR)/dists/$$s/InRelease ]; then \
+			echo "$(REPO_DIR)/dists/$$s is up to date"; continue; fi; \
+		REPO_KEY=$(REPO_KEY) tools/publish-repo $$s $(DIST_TOP)/$$s $(REPO_DIR); \
+		cp $(DIST_TOP)/$$s/.srchash $(REPO_DIR)/dists/$$s/.srchash; \
+	done
 
 lint: deb
-	lintian --fail-on error,warning --display-info --tag-display-limit 0 $(DIST)/*.deb
-	@echo "lintian: no errors, no warnings"
+	@for s in $(BUILD_SUITES); do \
+		echo "lintian ($$s):"; \
+		lintian --fail-on error,warning --display-info --tag-display-limit 0 $(DIST_TOP)/$$s/*.deb; \
+		echo "lintian ($$s): no errors, no warnings"; \
+	done
+
+# The previous release, built once from git for the upgrade test (bookworm: it was released
+# for Debian 12 only).
+previous: deps
+	@if ls $(PREVIOUS_DIR)/bookworm/*.deb >/dev/null 2>&1; then \
+		echo "$(PREVIOUS_DIR) is up to date"; exit 0; fi; \
+	tmp=$$(mktemp -d /var/tmp/pws-previous.XXXXXX); \
+	git archive $(PREVIOUS_COMMIT) | tar -x -C $$tmp; \
+	cp tools/build-deb $$tmp/build-deb; \
+	PATH=$(BUILD_PATH) PWS_SUITE_VERSION=0 $$tmp/build-deb bookworm $(PREVIOUS_DIR)/bookworm.tmp $$tmp > $(DIST_TOP)/previous.log 2>&1 \
+		|| { tail -n 40 $(DIST_TOP)/previous.log; rm -rf $$tmp; exit 1; }; \
+	rm -rf $$tmp $(PREVIOUS_DIR)/bookworm; mv $(PREVIOUS_DIR)/bookworm.tmp $(PREVIOUS_DIR)/bookworm; \
+	ls -l $(PREVIOUS_DIR)/bookworm
 
 # ---------------------------------------------------------------- tests
 # Rebuilt when requirements.txt, pyproject.toml or the checkout it points to change
@@ -121,39 +163,56 @@ test-unit: venv
 test-integration: deps venv
 	$(call pytest,tests/integration)
 
-test-system: deb venv
-	$(call pytest,tests/system)
+# The system tier per suite (PWS_SUITE, DIST for tests/system/container.py). Two suites run
+# side by side (their containers mostly wait on each other's I/O and sleeps), each into
+# dist/test-system-SUITE.log, printed when both are done.
+test-system: deb repo $(if $(filter bookworm,$(BUILD_SUITES)),previous) venv
+	@if [ "$(words $(BUILD_SUITES))" = 1 ]; then 		start=$$SECONDS; rc=0; 		PWS_SUITE=$(BUILD_SUITES) DIST=$(DIST_TOP)/$(BUILD_SUITES) $(TESTPY) -m pytest -q tests/system || rc=$$?; 		echo "system tier ($(BUILD_SUITES)): $$((SECONDS - start)) s"; exit $$rc; fi; 	pids=""; for s in $(BUILD_SUITES); do 		( start=$$SECONDS; rc=0; 		  PWS_SUITE=$$s DIST=$(DIST_TOP)/$$s $(TESTPY) -m pytest -q -p no:cacheprovider tests/system 			> $(DIST_TOP)/test-system-$$s.log 2>&1 || rc=$$?; 		  echo "system tier ($$s): $$((SECONDS - start)) s, exit $$rc" >> $(DIST_TOP)/test-system-$$s.log; 		  exit $$rc ) & pids="$$pids $$!"; 		echo "system tier ($$s): running, log in $(DIST_TOP)/test-system-$$s.log"; 	done; 	rc=0; for p in $$pids; do wait $$p || rc=1; done; 	for s in $(BUILD_SUITES); do echo "==== system tier, $$s"; 		grep -v '^\[pws-system\]' $(DIST_TOP)/test-system-$$s.log | tail -n 200; done; 	exit $$rc
 
 # piuparts (docs/architecture.md): install, purge with nginx still installed (the restore),
-# install again, in a clean chroot from the mirror (about 45 s; the base tarball is made once).
-# Ignored: nginx's temp dirs in /var/lib/nginx, made by the `nginx -t` of pws's maintainer
-# scripts (a running nginx makes them too; nginx is never started in piuparts' chroot).
-PIUPARTS_BASE := /var/cache/pws/piuparts-bookworm.tar.gz
+# install again, in a clean chroot of each suite from the mirror (about 45 s each; the base
+# tarballs are made once). Ignored: nginx's temp dirs in /var/lib/nginx, made by the
+# `nginx -t` of pws's maintainer scripts (a running nginx makes them too; nginx is never
+# started in piuparts' chroot), and on trixie debconf's own scratch dir /var/cache/debconf/tmp.ci
+# (made by apt's template extraction for any package, owned by none).
 PIUPARTS_MIRROR := http://deb.debian.org/debian
 
 piuparts: deb
 	@command -v piuparts >/dev/null || { $(SUDO) apt-get update && $(SUDO) env \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends piuparts; }
-	@if [ ! -f $(PIUPARTS_BASE) ]; then \
-		tmp=$(dir $(PIUPARTS_BASE)).tmp-$$$$.tar.gz; \
-		$(SUDO) mmdebstrap --variant=minbase --quiet bookworm $$tmp $(PIUPARTS_MIRROR) \
-			&& $(SUDO) mv $$tmp $(PIUPARTS_BASE); fi
-	$(SUDO) piuparts -d bookworm -m $(PIUPARTS_MIRROR) -b $(PIUPARTS_BASE) \
-		--install-purge-install --no-upgrade-test --log-level=info -i /opt/ \
-		-I '/var/lib/nginx/(body|fastcgi|proxy|scgi|uwsgi)/' $(DIST)/pws_*.deb
+	@for s in $(BUILD_SUITES); do \
+		base=/var/cache/pws/piuparts-$$s.tar.gz; \
+		if [ ! -f $$base ]; then \
+			tmp=/var/cache/pws/.tmp-$$$$.tar.gz; \
+			$(SUDO) mmdebstrap --variant=minbase --quiet $$s $$tmp $(PIUPARTS_MIRROR) \
+				&& $(SUDO) mv $$tmp $$base; fi; \
+		start=$$SECONDS; \
+		$(SUDO) piuparts -d $$s -m $(PIUPARTS_MIRROR) -b $$base \
+			--install-purge-install --no-upgrade-test --log-level=info -i /opt/ \
+			-i /var/cache/debconf/tmp.ci/ \
+			-I '/var/lib/nginx/(body|fastcgi|proxy|scgi|uwsgi)/' $(DIST_TOP)/$$s/pws_*.deb; \
+		echo "piuparts ($$s): passed in $$((SECONDS - start)) s"; \
+	done
+
+# debian/tests with autopkgtest in a booted container of each suite (also part of test-system).
+autopkgtest: deb repo venv
+	@for s in $(BUILD_SUITES); do \
+		PWS_SUITE=$$s DIST=$(DIST_TOP)/$$s $(TESTPY) -m pytest -q -s tests/system/test_autopkgtest.py; \
+	done
 
 test: deps venv test-unit test-integration test-system lint piuparts
 
 bench: deb venv
-	$(TESTPY) tests/bench/bench.py
+	PWS_SUITE=$(ONE_SUITE) DIST=$(DIST_TOP)/$(ONE_SUITE) $(TESTPY) tests/bench/bench.py
 
-demo: deb venv
-	@if [ -f tests/system/demo.py ]; then exec $(TESTPY) tests/system/demo.py; \
+demo: deb repo venv
+	@if [ -f tests/system/demo.py ]; then PWS_SUITE=$(ONE_SUITE) DIST=$(DIST_TOP)/$(ONE_SUITE) \
+		exec $(TESTPY) tests/system/demo.py; \
 	else echo "make demo: not yet available (tests/system/demo.py does not exist)" >&2; exit 1; fi
 
 # ---------------------------------------------------------------- cleaning
 clean:
-	rm -rf $(DIST) $(BUILD) build .pytest_cache src/*.egg-info
+	rm -rf $(DIST_TOP) .build build .pytest_cache src/*.egg-info
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 
 distclean: clean

@@ -15,6 +15,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import pins
 from .errors import CommandFailed, InvalidInput
 from .paths import env_override
 from .runas import base_env, run_as
@@ -146,8 +147,7 @@ def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, pa
         unmet = unsatisfiable(output)
         if unmet:
             raise InvalidInput(unmet, FIX_REQUIREMENTS if "needs Python" not in unmet else
-                               "pin a version that supports this Python, or serve the site "
-                               "from a Debian release with a newer Python.")
+                               newer_python_fix())
         reason = f"uv failed ({_first_error(output)})"
     if ui is not None:
         ui.warn(f"installing with Debian's pip: {reason}")
@@ -165,6 +165,15 @@ def pip_install(venv: Path, *, user: str, home: Path, cache: Path, tmp: Path, pa
         raise CommandFailed(f"pip could not install the site's requirements:\n{tail}\n",
                             FIX_REQUIREMENTS, output)
     return "pip"
+
+
+def newer_python_fix() -> str:
+    """What to do when the project needs a newer Python than Debian's python3 here."""
+    here = "%d.%d" % sys.version_info[:2]
+    elsewhere = ("serve the site from Debian 13 (Python 3.13)" if sys.version_info < (3, 13)
+                 else "serve the site from a Debian release with that Python")
+    return (f"pin versions that run on Python {here} (Django: {pins.django_for(sys.version_info)}"
+            f"), or {elsewhere}; nothing was kept.")
 
 
 def _install_args(requirement_files, project: Path | None, packages) -> list[str]:

@@ -19,6 +19,11 @@ from pws.transaction import Transaction
 
 SETTINGS_MODULE = "pws_settings"
 NEW_PROJECT_PACKAGE = "config"
+# Django >= 6.1's startproject mails to the console, a development-only backend (check
+# --deploy's mail.E001): a site pws makes is live, so it gets Django's production default,
+# SMTP to the local mail server, as Django < 6.1 projects have.
+CONSOLE_MAIL = "'django.core.mail.backends.console.EmailBackend'"
+SMTP_MAIL = "'django.core.mail.backends.smtp.EmailBackend'"
 GENERIC_WSGI = "django.core.wsgi:get_wsgi_application()"
 GENERIC_ASGI = "django.core.asgi:get_asgi_application()"
 SEARCH_DEPTH = 3  # manage.py is looked for in --from and this many levels below, minus one
@@ -364,9 +369,14 @@ class DjangoFormula(Formula):
                             NEW_PROJECT_PACKAGE, str(ctx.app_dir)],
                      env=runas.base_env(ctx.home, ctx.venv), cwd=tmp,
                      problem="django-admin startproject failed:")
-        formulae.write_skeleton(ctx, {"requirements.txt": pins.DJANGO + "\n",
-                                      f"{NEW_PROJECT_PACKAGE}/views.py": LANDING_VIEWS,
-                                      f"{NEW_PROJECT_PACKAGE}/urls.py": LANDING_URLS})
+        skeleton = {"requirements.txt": pins.DJANGO + "\n",
+                    f"{NEW_PROJECT_PACKAGE}/views.py": LANDING_VIEWS,
+                    f"{NEW_PROJECT_PACKAGE}/urls.py": LANDING_URLS}
+        settings_rel = f"{NEW_PROJECT_PACKAGE}/settings.py"
+        settings = safefs.read_text_or_empty(ctx.app_dir / settings_rel)
+        if CONSOLE_MAIL in settings:
+            skeleton[settings_rel] = settings.replace(CONSOLE_MAIL, SMTP_MAIL)
+        formulae.write_skeleton(ctx, skeleton)
         ctx.site.options.update(project_dir=".", settings=f"{NEW_PROJECT_PACKAGE}.settings")
         entry = "asgi" if ctx.site.options.get("interface") == "asgi" else "wsgi"
         ctx.site.app = f"{NEW_PROJECT_PACKAGE}.{entry}:application"

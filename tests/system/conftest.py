@@ -48,7 +48,7 @@ def image() -> Path:
 def wheelhouse() -> Path:
     """The host-side wheelhouse: pws.pins + the test frameworks (container.site_requirements)."""
     _require_root()
-    return container.ensure_wheelhouse(container.site_requirements())
+    return container.ensure_wheelhouse(container.site_requirements(), container.foreign_wheels())
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,15 @@
-"""Booted Debian 12 containers for the system tests (docs/architecture.md, tests).
+"""Booted Debian 12 or 13 containers for the system tests (docs/architecture.md, tests).
+
+The suite is PWS_SUITE (bookworm, the default, or trixie); the packages come from
+dist/SUITE/ (DIST overrides it) and are installed by name from the signed APT repository
+`make repo` publishes in dist/repo/, served over HTTP on the container's loopback.
 
 A plain library, usable from pytest fixtures and from scripts (demo.py):
 
     image = ensure_image(["postgresql"])            # cached mmdebstrap tarball
     wheels = ensure_wheelhouse(["gunicorn==27.0.1"])  # cached wheels for offline pip
     with Container(image, wheels) as ct:            # systemd as PID 1, private network
-        install_debs(ct, find_debs())
+        install_debs(ct, find_debs())                 # apt install pws ... from dist/repo
         ct.run("mksite ...")
         status, body = http(ct, "http://127.0.0.1/", host="hello.example.org")
 
@@ -34,7 +38,13 @@ from pathlib import Path
 
 # Bump to force a rebuild of every cached image (e.g. after changing how images are made).
 IMAGE_VERSION = "1"
-SUITE = "bookworm"
+SUITE = os.environ.get("PWS_SUITE") or "bookworm"
+# Each suite's python3 (the site venvs' interpreter, so the wheels the wheelhouse needs).
+SUITE_PYTHON = {"bookworm": (3, 11), "trixie": (3, 13)}
+if SUITE not in SUITE_PYTHON:
+    raise RuntimeError(f"PWS_SUITE={SUITE!r}: bookworm or trixie")
+PYTHON = SUITE_PYTHON[SUITE]
+PYTHON_DIR = "python%d.%d" % PYTHON  # e.g. a venv's lib/python3.11
 MIRROR = os.environ.get("PWS_MIRROR", "http://deb.debian.org/debian")
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "nginx", "python3", "python3-venv", "curl",
@@ -46,7 +56,9 @@ WHEELHOUSE = CACHE / "wheelhouse"
 CT_WHEELHOUSE = "/var/cache/pws/wheelhouse"  # where the wheels are inside the container
 WORK_PARENT = Path("/var/tmp")
 REPO = Path(__file__).resolve().parents[2]
-DIST = REPO / os.environ.get("DIST", "dist")  # the Makefile exports DIST
+DIST = REPO / (os.environ.get("DIST") or f"dist/{SUITE}")  # the Makefile exports DIST
+APT_REPO = REPO / (os.environ.get("PWS_APT_REPO") or "dist/repo")  # made by `make repo`
+KEYRING = "pws-archive-keyring.gpg"  # the repository's public key, at its top
 
 # The environment of every command run in a container: nothing leaks in from the host
 # (this host sets PIP_FIND_LINKS, PIP_CERT, a pyenv PATH, ...).
@@ -108,10 +120,10 @@ def image_packages(extra=()) -> list[str]:
 
 
 def ensure_image(packages=()) -> Path:
-    """The cached tarball of a bookworm image with BASE_PACKAGES + PACKAGES (built once)."""
+    """The cached tarball of a SUITE image with BASE_PACKAGES + PACKAGES (built once)."""
     pkgs = image_packages(packages)
     path = IMAGES / f"{SUITE}-{_digest([IMAGE_VERSION, SUITE, MIRROR, *pkgs])}.tar"
-    with _Lock(IMAGES / ".lock"):
+    with _Lock(IMAGES / f".{path.name}.lock"):  # one per image: two suites build at once
         if path.exists():
             log(f"image {path} (cached)")
             return path
@@ -139,7 +151,7 @@ def _build_image(pkgs: list[str], path: Path) -> None:
 def ensure_tree(image: Path) -> Path:
     """The image extracted once, next to it, as the read-only lower layer of every container."""
     tree = image.with_suffix(".tree")
-    with _Lock(IMAGES / ".lock"):
+    with _Lock(IMAGES / f".{image.name}.lock"):
         if not tree.exists():
             _extract(image, tree)
     return tree
@@ -163,7 +175,7 @@ def _extract(image: Path, tree: Path) -> None:
 
 
 def _host_pip() -> list[str]:
-    """Debian's pip if installed (it targets the same CPython 3.11 as the container), else ours."""
+    """Debian's pip if installed, else ours (_target_flags asks for the container's wheels)."""
     debian = Path("/usr/bin/python3")
     if debian.exists() and subprocess.run([debian, "-m", "pip", "--version"],
                                           capture_output=True).returncode == 0:
@@ -171,13 +183,14 @@ def _host_pip() -> list[str]:
     return [sys.executable, "-m", "pip"]
 
 
-def _target_flags(pip: list[str]) -> list[str]:
-    """Empty if pip runs on CPython 3.11/x86_64 (the container's); else ask for its wheels."""
-    probe = "import sys, platform; print(sys.version_info[:2] == (3, 11) and platform.machine())"
+def _target_flags(pip: list[str], python: tuple[int, int] = PYTHON) -> list[str]:
+    """Empty if pip runs on CPython PYTHON/x86_64 (the container's); else ask for its wheels."""
+    probe = f"import sys, platform; print(sys.version_info[:2] == {python} and platform.machine())"
     out = subprocess.run([*pip[:1], "-c", probe], capture_output=True, text=True).stdout.strip()
     if out == "x86_64":
         return []
-    return ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+    tag = "%d%d" % python
+    return ["--python-version", "%d.%d" % python, "--implementation", "cp", "--abi", f"cp{tag}",
             "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
             "--platform", "manylinux_2_28_x86_64", "--platform", "linux_x86_64"]
 
@@ -190,23 +203,34 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
-def ensure_wheelhouse(requirements) -> Path:
-    """Download REQUIREMENTS (and their dependencies) into WHEELHOUSE once; return it."""
+def ensure_wheelhouse(requirements, foreign=()) -> Path:
+    """Download REQUIREMENTS (and their dependencies) for the suite's Python into WHEELHOUSE
+    once; return it. FOREIGN: (requirement, python) pairs fetched alone (no dependencies) for
+    another Python, so a test can ask for what this suite's Python cannot run."""
     reqs = sorted(set(requirements))
-    stamp = WHEELHOUSE / ".stamps" / _digest(reqs)
+    key = [*reqs] if PYTHON == (3, 11) else [*reqs, f"python {PYTHON}"]  # bookworm: as before
+    key += [f"{req} for {py}" for req, py in sorted(foreign)]
+    stamp = WHEELHOUSE / ".stamps" / _digest(key)
     with _Lock(CACHE / ".wheelhouse.lock"):
         if stamp.exists():
-            log(f"wheelhouse {WHEELHOUSE} (cached: {' '.join(reqs)})")
+            log(f"wheelhouse {WHEELHOUSE} (cached: {' '.join(reqs)}, Python {PYTHON})")
             return WHEELHOUSE
-        log(f"downloading into {WHEELHOUSE}: {' '.join(reqs)}")
+        log(f"downloading into {WHEELHOUSE} for Python {PYTHON}: {' '.join(reqs)}")
         pip = _host_pip()
-        cmd = [*pip, "download", "--quiet", "--dest", str(WHEELHOUSE), *_target_flags(pip), *reqs]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=_pip_env())
-        if proc.returncode != 0:
-            raise ContainerError(f"pip download failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        _pip_download([*pip, "download", "--quiet", "--dest", str(WHEELHOUSE),
+                       *_target_flags(pip), *reqs])
+        for req, py in foreign:
+            _pip_download([*pip, "download", "--quiet", "--no-deps", "--dest", str(WHEELHOUSE),
+                           *_target_flags(pip, py), req])
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text("\n".join(reqs) + "\n")
+        stamp.write_text("\n".join(key) + "\n")
     return WHEELHOUSE
+
+
+def _pip_download(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_pip_env())
+    if proc.returncode != 0:
+        raise ContainerError(f"pip download failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
 
 
 # ---------------------------------------------------------------- the container
@@ -503,9 +527,12 @@ def _first_alternatives(value: str):
 
 
 def install_debs(ct: Container, debs) -> subprocess.CompletedProcess:
-    """Copy DEBS into the container and `apt-get install -y` them.
+    """Copy DEBS into the container's /root/debs and install them with apt.
 
-    The container has no network: every dependency must be in the image (deb_dependencies).
+    DEBS that `make repo` published (the same files in dist/repo's pool for SUITE) are
+    installed as an admin does, by package name from the signed repository (serve_repo);
+    others (an older build, another dist/) from the files. The container has no network:
+    every dependency must be in the image (deb_dependencies).
     """
     debs = [Path(d) for d in debs]
     if not debs:
@@ -513,8 +540,74 @@ def install_debs(ct: Container, debs) -> subprocess.CompletedProcess:
     ct.run(["mkdir", "-p", "/root/debs"])
     for deb in debs:
         ct.copy_in(deb, f"/root/debs/{deb.name}")
-    cmd = ["apt-get", "install", "-y",
-           *(f"/root/debs/{d.name}" for d in debs)]
+    if all(published(deb) for deb in debs):
+        serve_repo(ct)
+        try:
+            return apt_install(ct, [deb_field(deb, "Package") for deb in debs])
+        finally:
+            stop_repo(ct)
+    return apt_install(ct, [f"/root/debs/{d.name}" for d in debs])
+
+
+# ---------------------------------------------------------------- the APT repository
+
+REPO_PORT = 8099  # the repository's HTTP server, on the container's loopback only
+REPO_SOURCES = "/etc/apt/sources.list.d/pws.list"
+REPO_PIDFILE = "/run/pws-test-repo.pid"
+CT_KEYRING = f"/usr/share/keyrings/{KEYRING}"
+
+
+def deb_field(deb: Path, field: str) -> str:
+    return subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def published(deb: Path) -> bool:
+    """Whether DEB is, byte for byte, the file of that name in dist/repo's pool for SUITE."""
+    pooled = APT_REPO / "pool" / "main" / SUITE / deb.name
+    return pooled.is_file() and (pooled.samefile(deb) or _sha256(pooled) == _sha256(deb))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def serve_repo(ct: Container) -> None:
+    """dist/repo's SUITE in the container, served by a tiny HTTP server on its loopback, as an
+    apt source with signed-by (the README's install section), and its index fetched."""
+    if not (APT_REPO / "dists" / SUITE / "InRelease").is_file():
+        raise ContainerError(f"{APT_REPO} has no signed {SUITE} (run make repo)")
+    ct.run(["mkdir", "-p", "/srv/pws-repo/dists", "/srv/pws-repo/pool/main"])
+    ct.copy_in(APT_REPO / "dists" / SUITE, f"/srv/pws-repo/dists/{SUITE}")
+    ct.copy_in(APT_REPO / "pool" / "main" / SUITE, f"/srv/pws-repo/pool/main/{SUITE}")
+    ct.copy_in(APT_REPO / KEYRING, CT_KEYRING)
+    ct.write_file(REPO_SOURCES, f"deb [signed-by={CT_KEYRING}] "
+                                f"http://127.0.0.1:{REPO_PORT}/ {SUITE} main\n")
+    # start-stop-daemon (dpkg's), not systemd-run: the sysvinit container installs this way too.
+    ct.run(["start-stop-daemon", "--start", "--quiet", "--oknodo", "--background",
+            "--make-pidfile", "--pidfile", REPO_PIDFILE, "--exec", "/usr/bin/python3", "--",
+            "-m", "http.server", "--bind", "127.0.0.1", "--directory", "/srv/pws-repo",
+            str(REPO_PORT)])
+    ct.run(f"for i in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:{REPO_PORT}/ "
+           "&& exit 0; sleep 0.1; done; exit 1")
+    # Only this source: the image's Debian mirror is out of reach (no network), and its
+    # packages are installed already.
+    proc = ct.run(["apt-get", "update", "-o", f"Dir::Etc::SourceList={REPO_SOURCES}",
+                   "-o", "Dir::Etc::SourceParts=-", "-o", "APT::Get::List-Cleanup=0"], check=False)
+    if proc.returncode != 0 or "W:" in proc.stderr or "E:" in proc.stderr:
+        raise CommandError("apt-get update (the pws repository)", proc.returncode, proc.stdout,
+                           proc.stderr)
+
+
+def stop_repo(ct: Container) -> None:
+    """Stop the repository's HTTP server: the tests then see only what pws runs."""
+    ct.run(["start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "5",
+            "--pidfile", REPO_PIDFILE, "--remove-pidfile"], check=False)
+
+
+def apt_install(ct: Container, what) -> subprocess.CompletedProcess:
+    """`apt-get install -y WHAT` (package names or .deb paths) in the container."""
+    cmd = ["apt-get", "install", "-y", *what]
     proc = ct.run(cmd, check=False)
     if proc.returncode != 0:
         raise ContainerError(
@@ -543,9 +636,10 @@ def http(ct: Container, url: str, host: str | None = None, timeout: float = 5) -
 # certbot (a Recommends of pws, so not pulled in by the debs) and pebble, the ACME test
 # server that validates HTTP-01 against the container's nginx (test_tls.py); git, a
 # Recommends too, for `pws deploy --git`; openssh-server: a user's `git push` over their own
-# SSH login to localhost (test_delegation.py).
+# SSH login to localhost (test_delegation.py). autopkgtest: runs debian/tests as installed
+# (test_autopkgtest.py, with its null virtualisation server inside the booted container).
 EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git",
-                                         "openssh-server")
+                                         "openssh-server", "autopkgtest")
 # Framework versions for the sites the tests create (unless pws.pins pins the same name).
 # setuptools: the build backend of the sample Pyramid project (tests/system/projects), a
 # pyproject.toml that pip builds in an isolated environment, offline.
@@ -553,6 +647,10 @@ EXTRA_IMAGE_PACKAGES: tuple[str, ...] = ("postgresql", "certbot", "pebble", "git
 TEST_REQUIREMENTS = ("flask==3.1.3", "django==5.2.19", "pyramid==2.1", "setuptools==81.0.0",
                      "fastapi==0.165.0")
 DEFAULT_PINS = ("gunicorn==27.0.1",)
+# Dependencies behind an environment marker for a newer Python than the host's: pip download
+# evaluates markers with the host's interpreter, so they are named here for the suites that
+# need them (WebOb needs legacy-cgi on Python >= 3.13, which has no cgi module).
+NEWER_PYTHON_REQUIREMENTS = {(3, 13): ("legacy-cgi==2.6.4",)}
 
 
 def system_image_packages() -> list[str]:
@@ -561,10 +659,27 @@ def system_image_packages() -> list[str]:
 
 
 def site_requirements() -> list[str]:
-    """The wheelhouse's requirements: pws.pins, plus TEST_REQUIREMENTS for names it doesn't pin."""
+    """The wheelhouse's requirements: pws.pins (as pws picks them on the suite's Python), plus
+    TEST_REQUIREMENTS for names it doesn't pin."""
     pinned = pinned_requirements()
+    pins = _load_pins()
+    if pins is not None and hasattr(pins, "django_for"):  # one Django: the suite's
+        pinned = [r for r in pinned if requirement_name(r) != "django"] + [pins.django_for(PYTHON)]
     names = {requirement_name(r) for r in pinned}
-    return pinned + [r for r in TEST_REQUIREMENTS if requirement_name(r) not in names]
+    marked = [r for py, reqs in NEWER_PYTHON_REQUIREMENTS.items() if PYTHON >= py for r in reqs]
+    return pinned + [r for r in TEST_REQUIREMENTS if requirement_name(r) not in names] + marked
+
+
+def foreign_wheels() -> list[tuple[str, tuple[int, int]]]:
+    """Pins of pws.pins this suite's Python cannot run, with a Python that can: their wheels
+    let a test see what pws says when a project asks for them (Django 6 on Debian 12)."""
+    pins = _load_pins()
+    if pins is None or not hasattr(pins, "django_for"):
+        return []
+    newest = max(SUITE_PYTHON.values())
+    if pins.django_for(PYTHON) == pins.django_for(newest):
+        return []
+    return [(pins.django_for(newest), newest)]
 
 
 def requirement_name(req: str) -> str:

@@ -39,7 +39,7 @@ def test_uv_installs_as_the_site_user_from_its_own_cache_hard_linked_then_sealed
     ct.run("mkdir -p /root/extra-wheels && chmod 755 /root /root/extra-wheels")
     made = ct.run("mksite wsgi fast --app tiny:app --from /root/tiny --yes", timeout=600)
     assert "installing with Debian's pip" not in made.stderr, made.stderr
-    site_packages = "/srv/pws/fast/current/venv/lib/python3.11/site-packages"
+    site_packages = f"/srv/pws/fast/current/venv/lib/{container.PYTHON_DIR}/site-packages"
     assert ct.run(f"cat {site_packages}/gunicorn-*.dist-info/INSTALLER").stdout.strip() == "uv"
     # One inode in the site's own cache and in the venv, root's and read-only after the seal.
     linked = ct.run(f"stat -c '%h %U:%G %a' {site_packages}/gunicorn/__init__.py").stdout.split()
@@ -53,14 +53,19 @@ def test_uv_installs_as_the_site_user_from_its_own_cache_hard_linked_then_sealed
     assert ct.run("runuser -u pws-other -- ls /var/cache/pws/pip/fast", check=False).returncode != 0
 
 
+# A Python newer than the suite's (3.12 on Debian 12, 3.14 on Debian 13).
+NEWER = f"{container.PYTHON[0]}.{container.PYTHON[1] + 1}"
+
+
 def test_a_project_needing_a_newer_python_is_told_so_in_one_line(ct):
-    ct.write_file(f"{EXTRA}/needs312-1.0-py3-none-any.whl", wheel("needs312", "1.0", ">=3.12"))
+    ct.write_file(f"{EXTRA}/needsnewer-1.0-py3-none-any.whl",
+                  wheel("needsnewer", "1.0", f">={NEWER}"))
     before = footprint(ct)
-    proc = ct.run("mksite wsgi newer --app tiny:app --from /root/tiny --requirement needs312 "
+    proc = ct.run("mksite wsgi newer --app tiny:app --from /root/tiny --requirement needsnewer "
                   "--yes", check=False, timeout=600)
     have = ct.run("python3 -c 'import platform; print(platform.python_version())'").stdout.strip()
-    assert_one_clear_error(proc, f"needs312 needs Python >=3.12; this system has Python {have} "
-                                 "(/usr/bin/python3)")
+    assert_one_clear_error(proc, f"needsnewer needs Python >={NEWER}; this system has Python "
+                                 f"{have} (/usr/bin/python3)")
     assert footprint(ct) == before
 
 
@@ -72,7 +77,39 @@ def test_debian_pip_installs_when_pip_conf_says_what_uv_cannot_honour(ct):
         ct.write_file("/etc/pip.conf", PIP_CONF)
     assert "installing with Debian's pip: pip.conf sets only-binary, which uv does not read" \
         in made.stderr, made.stderr
-    installer = ct.run("cat /srv/pws/slow/current/venv/lib/python3.11/site-packages/"
+    installer = ct.run(f"cat /srv/pws/slow/current/venv/lib/{container.PYTHON_DIR}/site-packages/"
                        "gunicorn-*.dist-info/INSTALLER").stdout.strip()
     assert installer == "pip"
     assert container.http(ct, "http://127.0.0.1/", host="slow.localhost")[0] == 200
+
+
+if container.PYTHON < (3, 12):  # Debian 12: what Django 6 and requires-python >= 3.12 get
+    NEEDS = ("(/usr/bin/python3)", "pin versions that run on Python 3.11 (Django: django==5.2.19)",
+             "or serve the site from Debian 13 (Python 3.13)")
+
+    def test_django_6_on_python_3_11_is_one_clear_message(ct):
+        ct.write_file("/root/dj6/requirements.txt", "django==6.1.3\n")
+        ct.write_file("/root/dj6/tiny.py", TINY)
+        before = footprint(ct)
+        proc = ct.run("mksite wsgi djsix --app tiny:app --from /root/dj6 --yes", check=False,
+                      timeout=600)
+        assert_one_clear_error(proc, "django needs Python >=3.12; this system has Python 3.11")
+        for part in NEEDS:
+            assert part in proc.stderr, proc.stderr
+        assert "No solution found" not in proc.stderr and "╰─▶" not in proc.stderr
+        assert footprint(ct) == before
+
+    def test_a_project_requiring_python_3_12_is_one_clear_message(ct):
+        ct.write_file("/root/new312/pyproject.toml",
+                      '[build-system]\nrequires = ["setuptools"]\n'
+                      'build-backend = "setuptools.build_meta"\n\n'
+                      '[project]\nname = "newsite"\nversion = "1.0"\n'
+                      'requires-python = ">=3.12"\n')
+        ct.write_file("/root/new312/tiny.py", TINY)
+        before = footprint(ct)
+        proc = ct.run("mksite wsgi newsite --app tiny:app --from /root/new312 --yes",
+                      check=False, timeout=600)
+        assert_one_clear_error(proc, "newsite needs Python >=3.12; this system has Python 3.11")
+        for part in NEEDS:
+            assert part in proc.stderr, proc.stderr
+        assert footprint(ct) == before

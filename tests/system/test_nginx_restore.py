@@ -20,7 +20,7 @@ import container
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST_PY = REPO / "src" / "pws" / "nginx" / "manifest.py"
-DEB_CACHE = container.CACHE / "debs"
+DEB_CACHE = container.CACHE / "debs" / ("" if container.SUITE == "bookworm" else container.SUITE)
 MODULE_PKG = "libnginx-mod-http-echo"  # an nginx module package, installed offline from a .deb
 
 APP = '''
@@ -48,10 +48,29 @@ def module_deb() -> Path:
     DEB_CACHE.mkdir(parents=True, exist_ok=True)
     found = sorted(DEB_CACHE.glob(f"{MODULE_PKG}_*.deb"))
     if not found:
-        subprocess.run(["apt-get", "download", "-o", "APT::Sandbox::User=root", MODULE_PKG],
+        subprocess.run(["apt-get", "download", *_suite_apt(), MODULE_PKG],
                        cwd=DEB_CACHE, check=True, capture_output=True)
         found = sorted(DEB_CACHE.glob(f"{MODULE_PKG}_*.deb"))
     return found[-1]
+
+
+def _suite_apt() -> list[str]:
+    """apt options for the host's apt to fetch from the container's suite: its own index in
+    the cache (fetched here), the host's Debian keyring (it has every release's keys)."""
+    opts = ["-o", "APT::Sandbox::User=root"]
+    if container.SUITE == "bookworm":
+        return opts  # the host's own suite
+    state = DEB_CACHE / "apt"
+    (state / "lists/partial").mkdir(parents=True, exist_ok=True)
+    (state / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
+    sources = state / "sources.list"
+    sources.write_text(f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+                       f"{container.MIRROR} {container.SUITE} main\n")
+    opts += ["-o", f"Dir::Etc::SourceList={sources}", "-o", "Dir::Etc::SourceParts=-",
+             "-o", f"Dir::State::Lists={state / 'lists'}", "-o", f"Dir::Cache={state / 'cache'}",
+             "-o", "Dir::State::Status=/dev/null"]
+    subprocess.run(["apt-get", "update", *opts], check=True, capture_output=True)
+    return opts
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def sysv_image():
     """sysvinit-core instead of systemd, plus what the pws package depends on."""
     pws_debs = [d for d in container.find_debs() if d.name.startswith("pws_")]
     packages = sorted({*SYSV_BASE, *container.deb_dependencies(pws_debs)})
-    path = container.IMAGES / f"bookworm-sysvinit-{container._digest(packages)}.tar"
+    path = container.IMAGES / f"{container.SUITE}-sysvinit-{container._digest(packages)}.tar"
     with container._Lock(container.IMAGES / ".lock"):
         if not path.exists():
             container._build_image(packages, path)

@@ -62,3 +62,17 @@ def test_a_pip_conf_setting_uv_cannot_honour_means_pip(tmp_path):
     assert venv.pip_config([str(conf)]) == ([], {}, "pip.conf sets only-binary, which uv does not read")
     conf.write_text("not an ini file")
     assert venv.pip_config([str(conf)])[2].startswith("pip.conf does not parse")
+
+
+def test_the_django_pin_follows_the_python_and_the_fix_names_both(monkeypatch):
+    from pws import pins
+    assert pins.django_for((3, 11)) == pins.DJANGO_5 == "django==5.2.19"
+    assert pins.django_for((3, 12)) == pins.django_for((3, 13, 5)) == pins.DJANGO_6
+    assert pins.DJANGO == pins.django_for(sys.version_info)
+    monkeypatch.setattr(sys, "version_info", (3, 11, 2, "final", 0))
+    fix = venv.newer_python_fix()
+    assert fix.startswith("pin versions that run on Python 3.11 (Django: django==5.2.19), "
+                          "or serve the site from Debian 13 (Python 3.13)"), fix
+    monkeypatch.setattr(sys, "version_info", (3, 13, 5, "final", 0))
+    assert "Python 3.13 (Django: django==6.1.3), or serve the site from a Debian release " \
+           "with that Python" in venv.newer_python_fix()
