@@ -163,11 +163,9 @@ test-unit: venv
 test-integration: deps venv
 	$(call pytest,tests/integration)
 
-# The system tier per suite (PWS_SUITE, DIST for tests/system/container.py). Two suites run
-# side by side (their containers mostly wait on each other's I/O and sleeps), each into
-# dist/test-system-SUITE.log, printed when both are done.
+# The system tier per suite, side by side when there are two (tools/test-system).
 test-system: deb repo $(if $(filter bookworm,$(BUILD_SUITES)),previous) venv
-	@if [ "$(words $(BUILD_SUITES))" = 1 ]; then 		start=$$SECONDS; rc=0; 		PWS_SUITE=$(BUILD_SUITES) DIST=$(DIST_TOP)/$(BUILD_SUITES) $(TESTPY) -m pytest -q tests/system || rc=$$?; 		echo "system tier ($(BUILD_SUITES)): $$((SECONDS - start)) s"; exit $$rc; fi; 	pids=""; for s in $(BUILD_SUITES); do 		( start=$$SECONDS; rc=0; 		  PWS_SUITE=$$s DIST=$(DIST_TOP)/$$s $(TESTPY) -m pytest -q -p no:cacheprovider tests/system 			> $(DIST_TOP)/test-system-$$s.log 2>&1 || rc=$$?; 		  echo "system tier ($$s): $$((SECONDS - start)) s, exit $$rc" >> $(DIST_TOP)/test-system-$$s.log; 		  exit $$rc ) & pids="$$pids $$!"; 		echo "system tier ($$s): running, log in $(DIST_TOP)/test-system-$$s.log"; 	done; 	rc=0; for p in $$pids; do wait $$p || rc=1; done; 	for s in $(BUILD_SUITES); do echo "==== system tier, $$s"; 		grep -v '^\[pws-system\]' $(DIST_TOP)/test-system-$$s.log | tail -n 200; done; 	exit $$rc
+	DIST_TOP=$(DIST_TOP) tools/test-system $(BUILD_SUITES)
 
 # piuparts (docs/architecture.md): install, purge with nginx still installed (the restore),
 # install again, in a clean chroot of each suite from the mirror (about 45 s each; the base
