@@ -11,6 +11,11 @@ import container
 
 SYSV_BASE = ["sysvinit-core", "nginx", "curl", "procps", "iproute2", "ca-certificates",
              "logrotate"]
+# trixie's cron-daemon-common (cron, through logrotate) needs "systemd | systemd-standalone-sysusers
+# | systemd-sysusers": without the standalone one apt takes the systemd package (not systemd-sysv,
+# so /sbin/init stays sysvinit), and systemd-nspawn --boot prefers /usr/lib/systemd/systemd to
+# /sbin/init: the container booted systemd. A systemd-free trixie installs the standalone one.
+SYSV_SUITE = {"bookworm": [], "trixie": ["systemd-standalone-sysusers"]}
 APP = '''
 import os
 
@@ -45,11 +50,15 @@ class SysVContainer(container.Container):
 def sysv_image():
     """sysvinit-core instead of systemd, plus what the pws package depends on."""
     pws_debs = [d for d in container.find_debs() if d.name.startswith("pws_")]
-    packages = sorted({*SYSV_BASE, *container.deb_dependencies(pws_debs)})
+    packages = sorted({*SYSV_BASE, *SYSV_SUITE[container.SUITE],
+                       *container.deb_dependencies(pws_debs)})
     path = container.IMAGES / f"{container.SUITE}-sysvinit-{container._digest(packages)}.tar"
     with container._Lock(container.IMAGES / ".lock"):
         if not path.exists():
             container._build_image(packages, path)
+    tree = container.ensure_tree(path)
+    if (tree / "usr/lib/systemd/systemd").exists():  # nspawn would boot it, not sysvinit
+        raise container.ContainerError(f"{path.name}: the sysvinit image has systemd installed")
     return path
 
 
