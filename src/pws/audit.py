@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import safefs
+from . import fsutil, safefs
 from .paths import Paths
 
 MAX_ARG = 200  # characters of each argument recorded
@@ -46,7 +46,7 @@ def record(paths: Paths, *, who: str, uid: int, via: str, prog: str, command: st
         entry["error"] = error[:500]
     line = (json.dumps(entry, ensure_ascii=True) + "\n").encode()
     path = log_file(paths)
-    safefs.make_dir(path.parent, 0o750, 0, 0)
+    fsutil.make_log_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o640)
     try:

@@ -1,6 +1,7 @@
 """Small filesystem helpers shared by the writers."""
 from __future__ import annotations
 
+import grp
 from pathlib import Path
 
 from . import safefs
@@ -21,3 +22,17 @@ def remove_path(path: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def adm_gid() -> int:
+    """Debian's log readers' group (0 where there is none)."""
+    try:
+        return grp.getgrnam("adm").gr_gid
+    except KeyError:
+        return 0
+
+
+def make_log_dir(path: Path) -> None:
+    """/var/log/pws (and the like) as Debian's log dirs are: root:adm 0750, never a link.
+    Every writer of the dir goes through here, so none of them re-owns it for another."""
+    safefs.make_dir(path, 0o750, 0, adm_gid())

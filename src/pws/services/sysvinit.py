@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import runas, safefs
+from .. import fsutil, runas, safefs
 from ..spawn import spawn_with_socket
 from .. import procs
 from ..errors import CommandFailed
@@ -301,21 +301,14 @@ def _remove_entry(path: Path) -> None:
 def open_log(path: Path) -> int:
     """An fd appending to the site's log, root:adm 0640 in a root:adm 0750 dir, opened
     without following links."""
-    adm = _adm_gid()
-    safefs.make_dir(path.parent, 0o750, 0, adm)
+    adm = fsutil.adm_gid()
+    fsutil.make_log_dir(path.parent)
     with safefs.opened_dir(path.parent) as dirfd:
         fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW |
                      os.O_CLOEXEC, 0o640, dir_fd=dirfd)
     os.fchown(fd, 0, adm)
     os.fchmod(fd, 0o640)
     return fd
-
-
-def _adm_gid() -> int:
-    try:
-        return grp.getgrnam("adm").gr_gid
-    except KeyError:
-        return 0
 
 
 def _kill_group(pgid: int) -> None:
