@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import grp
 import pwd
-import subprocess
 
 from .. import databases, grants, site as sitemod, users
 from ..environment import Env
@@ -86,10 +86,22 @@ def run_revoke(args: argparse.Namespace, env: Env) -> int:
     env.require_root("pws revoke")
     if not grants.remove(env.paths, args.user):
         raise InvalidInput(f"{args.user} has no grant.", "see `pws grants`.")
-    # Not a member any more (the admin removed it by hand) is fine: the grant is what counts.
-    subprocess.run(["deluser", "--quiet", args.user, grants.GROUP], capture_output=True)
+    _leave_group(args.user)
     owned = [s.name for s in sitemod.load_valid(env.paths)[0] if s.owner == args.user]
     env.ui.say(f"{args.user} may no longer use pwsd."
                + (f" Their sites stay up, now changed by root only: {', '.join(owned)}."
                   if owned else ""))
     return 0
+
+
+def _leave_group(user: str) -> None:
+    """Out of pws-users, so the socket refuses the user. Not a member any more (the admin
+    removed it by hand) is fine. gpasswd, not deluser: trixie's deluser refuses the group
+    name pws-users ("invalid characters in input string")."""
+    try:
+        members = grp.getgrnam(grants.GROUP).gr_mem
+    except KeyError:
+        return
+    if user in members:
+        run(["gpasswd", "--delete", user, grants.GROUP],
+            problem=f"Could not remove {user} from the group {grants.GROUP}.")

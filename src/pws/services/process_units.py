@@ -62,6 +62,7 @@ class ProcessUnits:
             return []  # nothing to run, nothing left: no daemon-reload on every deploy
         self._stop([p.name for p in stale if not p.name.endswith("@.service")])
         self._stop(self._instances(stale))
+        self._forget_alerts(stale)
         for path in stale:
             remove_path(path)
         for path, text in files.items():
@@ -92,6 +93,7 @@ class ProcessUnits:
             return
         self._stop([p.name for p in existing if not p.name.endswith("@.service")])
         self._stop(self._instances(existing))
+        self._forget_alerts(existing)
         for path in existing:
             remove_path(path)
         subprocess.run(["systemctl", "daemon-reload"], capture_output=True)
@@ -102,6 +104,17 @@ class ProcessUnits:
             if path.name.endswith("@.service"):
                 found += self._loaded(path.name.replace("@.service", "@*.service"))
         return found
+
+    @staticmethod
+    def _forget_alerts(paths: list[Path]) -> None:
+        """The pws-alert@PREFIX units of removed processes and timers: systemd 257 starts
+        OnFailure= at every failure of a restart loop, so the alert unit can itself end
+        failed (start limit), and would stay listed after its process is gone."""
+        prefixes = {p.name.split("@", 1)[0] if "@" in p.name else p.name.rsplit(".", 1)[0]
+                    for p in paths}
+        alerts = [f"pws-alert@{prefix}.service" for prefix in sorted(prefixes)]
+        if alerts:
+            subprocess.run(["systemctl", "reset-failed", *alerts], capture_output=True)
 
     @staticmethod
     def _loaded(pattern: str) -> list[str]:
