@@ -23,6 +23,12 @@ def units(name: str) -> tuple[str, str]:
     return f"pws-site@{name}.socket", f"pws-site@{name}.service"
 
 
+def _forget_failures(*unit_names: str) -> None:
+    """An admin's start or restart begins a new count: a site that crash-looped into its
+    start limit (StartLimitBurst) would otherwise refuse the start the admin asks for."""
+    subprocess.run(["systemctl", "reset-failed", *unit_names], capture_output=True)
+
+
 class Systemd:
     def _ctl(self, *args: str, problem: str = "") -> None:
         run(["systemctl", *args], problem=problem or f"systemctl {' '.join(args)} failed.",
@@ -37,6 +43,7 @@ class Systemd:
 
     def start(self, name: str) -> None:
         socket, service = units(name)
+        _forget_failures(socket, service)
         self._ctl("start", socket, service, problem=f"Site '{name}' did not start.")
 
     def stop(self, name: str) -> None:
@@ -44,6 +51,7 @@ class Systemd:
 
     def restart(self, name: str) -> None:
         socket, service = units(name)
+        _forget_failures(socket, service)
         self._ctl("start", socket)
         self._ctl("restart", service, problem=f"Site '{name}' did not restart.")
 
