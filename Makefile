@@ -163,11 +163,8 @@ test-unit: venv
 test-integration: deps venv
 	$(call pytest,tests/integration)
 
-# The system tier per suite, side by side when there are two (tools/test-system). Without
-# SUITE it runs on bookworm only for now: on trixie, test_reliability's kill -9 and watchdog
-# tests fail under load (systemd 257 counts retried socket start jobs against the site's
-# start limit, docs/architecture.md); `make test-system SUITE=trixie` runs it there.
-SYSTEM_SUITES := $(or $(SUITE),bookworm)
+# The system tier per suite, side by side when there are two (tools/test-system).
+SYSTEM_SUITES := $(BUILD_SUITES)
 test-system: deb repo $(if $(filter bookworm,$(SYSTEM_SUITES)),previous) venv
 	DIST_TOP=$(DIST_TOP) tools/test-system $(SYSTEM_SUITES)
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from . import __version__, formulae
 from .commands import (alerts, audit_cmd, config, control, deploy_cmd, env_cmd, git_cmd,
-                       grant_cmd, health, mksite, nginx_cmd, process_cmd, releases_cmd, rmsite,
-                       run_cmd, sites, tls_cmd)
+                       grant_cmd, health, mksite, nginx_cmd, process_cmd, rebuild_cmd, releases_cmd,
+                       rmsite, run_cmd, sites, tls_cmd)
 from .environment import Env
 from .errors import Interrupted, PwsError
 from .paths import Paths
@@ -119,6 +119,10 @@ def pws_parser() -> argparse.ArgumentParser:
     apply = _add(sub, "apply", control.run_apply,
                  "re-derive a site's venv, config, units and vhost from its site.toml", site="one-or-all")
     apply.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    rebuild = _add(sub, "rebuild", rebuild_cmd.run,
+                   "a venv for the system's Python for sites made for another one (after a "
+                   "Debian upgrade), live once it answers", site="one-or-all")
+    rebuild.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     deploy = _add(sub, "deploy", deploy_cmd.run,
                   "build a new release, check it, and switch to it with no request lost",
                   site="one")

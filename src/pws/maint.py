@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import formulae, site as sitemod
+from . import formulae, python_change, site as sitemod
 from .commands import grant_cmd
 from .environment import Env
 from .errors import PwsError
@@ -54,6 +54,9 @@ def _snapshot(env: Env) -> bool:
 
 
 def postinst(env: Env, action: str, old_version: str = "") -> None:
+    if action == "triggered":
+        triggered(env, *old_version.split())
+        return
     if action != "configure":
         return
     _ensure_dirs(env)
@@ -74,6 +77,14 @@ def postinst(env: Env, action: str, old_version: str = "") -> None:
         # Always: an unchanged vhost is left alone, and the links may have been enabled
         # by this run or by an earlier one that was killed before it reloaded nginx.
         env.web.reload_if_valid()
+        # A configure also stands for the python3 trigger pending on pws (deb-triggers(5)).
+        python_change.rebuild_stale(env, names)
+
+
+def triggered(env: Env, *triggers: str) -> None:
+    """python3 was installed, upgraded or removed (/usr/bin/python3, debian/pws.triggers):
+    sites whose venv is for another Python get one for this one. Never fails the apt run."""
+    python_change.rebuild_stale(env, sitemod.names(env.paths))
 
 
 def _rerender(env: Env, names: list[str]) -> None:
@@ -131,7 +142,7 @@ def _disable_vhosts(env: Env, names: list[str]) -> bool:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("postinst", "prerm"):
-        print("usage: python3 -m pws.maint postinst|prerm ACTION [VERSION]", file=sys.stderr)
+        print("usage: python3 -m pws.maint postinst|prerm ACTION [ARGS]", file=sys.stderr)
         return 2
     os.umask(0o022)  # venvs, units and vhosts must be readable whatever umask dpkg ran with
     env = Env.create(assume_yes=True)

@@ -137,12 +137,9 @@ def test_a_stopped_site_is_found_by_the_watchdog_and_restarted(steady):
     wait in the socket meanwhile."""
     ct = steady
     wait_serving(ct, "steady.example.org", "version-1", 30)
-    # This test is about the watchdog, not about the start limit (StartLimitBurst=5 in 60 s,
-    # the crash-loop stop tested below): the kill -9 tests above restarted the site twice
-    # seconds ago. systemd 257 also charges the start limit each time it retries the start
-    # job the socket queues while the killed site is still stopping (3 or more per watchdog
-    # kill under traffic), so without a fresh count trixie gives the site up here.
-    ct.run("systemctl reset-failed pws-site@steady.service")
+    # No reset of the start limit: the kill -9 tests above restarted the site twice seconds
+    # ago, and a third crash within the minute must still be restarted (on systemd 257 too,
+    # whose retried start jobs charge the limit several times per crash under traffic).
     since = ct.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     ct.run("systemctl kill --signal=SIGSTOP pws-site@steady.service")
     try:
@@ -178,7 +175,11 @@ def test_a_site_crashing_at_import_stops_restarting_and_answers_503(steady):
     assert out.startswith("HTTP/1.1 503") and "temporarily unavailable" in out
     status = ct.run("pws status broken").stdout
     assert "state:     failed" in status and "socket not listening" in status, status
-    assert "restarts:  5" in status, status
+    # Every crash was restarted until the start limit (5 starts in 60 s; on systemd 257 the
+    # widened 15, of which each crash under traffic costs several) stopped it.
+    burst = int(ct.run("systemctl show -P StartLimitBurst pws-site@broken.service").stdout)
+    restarts = int(re.search(r"restarts:\s+(\d+)", status).group(1))
+    assert 3 <= restarts <= burst, status
     assert "RuntimeError: this app is broken at import" in status, status
     deadline = time.monotonic() + 20  # OnFailure= runs pws-alert@broken.service meanwhile
     while "site: broken" not in (alerts := ct.run("pws alerts").stdout):
