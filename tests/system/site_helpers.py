@@ -1,9 +1,12 @@
 """Helpers shared by the framework and database system tests: the sample projects, timed
-mksite runs, HTTP through nginx or straight to a site's socket, and the system's footprint."""
+mksite runs, HTTP through nginx or straight to a site's socket, load while an action runs,
+and the system's footprint."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,25 @@ def mksite(ct, args: str, *, check: bool = True):
         TIMINGS.append((cmd, took))
     print(f"\n[timing] {cmd}: {took:.1f} s (exit {proc.returncode})")
     return proc
+
+
+def load(ct, host: str, expect: str, seconds: float, concurrency: int = 4) -> dict:
+    """/root/loadclient.py (copied in by the caller) against host through nginx: its figures."""
+    proc = ct.run(f"python3 /root/loadclient.py --host {host} --expect {shlex.quote(expect)} "
+                  f"--concurrency {concurrency} --duration {seconds}", timeout=seconds + 120)
+    return json.loads(proc.stdout)
+
+
+def under_load(ct, host: str, expect: str, seconds: float, action) -> tuple[dict, object]:
+    """action() two seconds into a load of `seconds` (long enough to outlast it): the load's
+    figures and what action returned."""
+    figures: dict = {}
+    thread = threading.Thread(target=lambda: figures.update(load(ct, host, expect, seconds)))
+    thread.start()
+    time.sleep(2)
+    outcome = action()
+    thread.join()
+    return figures, outcome
 
 
 def print_timings(title: str) -> None:

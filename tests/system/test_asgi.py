@@ -86,6 +86,31 @@ def test_reload_closes_open_websockets_with_a_close_frame_and_new_ones_land_on_n
     assert int(fresh[0].split()[1]) not in old and fresh[1] == "again"
 
 
+def test_scale_to_zero_waits_for_open_websockets_to_close(ct, chat):
+    """idle=1: no new request for a minute (the access log's time set back: nginx logs a
+    websocket only when it closes) stops the site, unless a websocket is still open."""
+    ct.run("pws config chat idle=1", timeout=300)
+    wait_until(lambda: request(ct, "chat.example.org", "/").status == 200)
+    ct.run(f"nohup {WS} hold 120 > /root/ws-idle.txt 2>&1 &")
+    assert wait_until(lambda: ct.run("cat /root/ws-idle.txt").stdout.startswith("pid "), 10)
+    ct.run("touch -d '-5 min' /var/log/nginx/pws-chat.access.log")
+    out = ct.run("pws health chat").stdout
+    assert "1 connection(s) open (websockets): kept running" in out, out
+    assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() == "active"
+    assert ct.run("cat /root/ws-idle.txt").stdout.splitlines()[1:] == []  # still open
+    ct.run("pkill -f 'wsclient.py chat.example.org /ws hold'")
+    log = "/var/log/nginx/pws-chat.access.log"
+    # nginx logs the websocket once it is closed: then the site is truly idle.
+    assert wait_until(lambda: int(ct.run(f"echo $(( $(date +%s) - $(stat -c %Y {log}) ))")
+                                  .stdout) < 60, 20)
+    ct.run(f"touch -d '-5 min' {log}")
+    out = ct.run("pws health chat").stdout
+    assert "idle for 1 min: stopping gunicorn" in out, out
+    assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() != "active"
+    assert request(ct, "chat.example.org", "/").status == 200  # the socket starts it again
+    ct.run("pws config chat idle=0", timeout=300)
+
+
 def test_rolling_reload_and_deploy_of_the_asgi_site_fail_no_request(ct, chat):
     ct.copy_in(HERE / "loadclient.py", "/root/loadclient.py")
     ct.run("nohup python3 /root/loadclient.py --host chat.example.org --path /pid --expect pid "
@@ -116,6 +141,8 @@ def test_django_through_its_asgi_py(ct, chat):
     site = ct.run("cat /etc/pws/sites/shopa.toml").stdout
     assert 'app = "shop.asgi:application"' in site and 'interface = "asgi"' in site
     assert "uvicorn_worker" in ct.run("cat /etc/pws/gunicorn/shopa.conf.py").stdout
+    assert "server:    gunicorn + uvicorn_worker.UvicornWorker (ASGI)" in ct.run(
+        "pws status shopa").stdout
     assert "shop is up" in request(ct, "shopa.example.org", "/").body
     assert request(ct, "shopa.example.org", "/notes/", data="text=async").status == 201
 

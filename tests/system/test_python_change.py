@@ -11,11 +11,11 @@ processed by dpkg itself, which runs pws's postinst `triggered`.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+import site_helpers as sh
 
 HERE = Path(__file__).resolve().parent
 HOST = "py.example.org"
@@ -27,22 +27,6 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
 '''
-
-
-def load(ct, seconds: float) -> dict:
-    proc = ct.run(f"python3 /root/loadclient.py --host {HOST} --expect python-site "
-                  f"--concurrency 4 --duration {seconds}", timeout=seconds + 120)
-    return json.loads(proc.stdout)
-
-
-def under_load(ct, seconds: float, action) -> tuple[dict, object]:
-    figures: dict = {}
-    thread = threading.Thread(target=lambda: figures.update(load(ct, seconds)))
-    thread.start()
-    time.sleep(2)
-    outcome = action()
-    thread.join()
-    return figures, outcome
 
 
 def live(ct, name: str = "py") -> dict:
@@ -97,7 +81,8 @@ def test_a_venv_of_another_python_is_rebuilt_by_the_trigger_under_load(py):
     ct = py
     system = ct.run("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'").stdout.strip()
     old_id = make_venv_of_another_python(ct)
-    figures, out = under_load(ct, 30, lambda: fire_python3_trigger(ct))
+    figures, out = sh.under_load(ct, HOST, "python-site", 30,
+                                lambda: fire_python3_trigger(ct))
     text = out.stdout + out.stderr
     assert f"the system's Python is now {system}" in text, text
     assert f"site py: serving on Python {system}" in text, text
@@ -117,7 +102,8 @@ def test_a_rebuild_that_fails_keeps_the_old_release_serving_and_raises_an_alert(
     # The live code now asks for a package no index has: its venv cannot be rebuilt.
     ct.run("echo 'no-such-package-pws-test==1.0' > /srv/pws/py/current/app/requirements.txt")
     old_id = make_venv_of_another_python(ct)
-    figures, out = under_load(ct, 20, lambda: fire_python3_trigger(ct))
+    figures, out = sh.under_load(ct, HOST, "python-site", 20,
+                                lambda: fire_python3_trigger(ct))
     text = out.stdout + out.stderr
     assert out.returncode == 0  # the apt run goes on
     assert "site py: its venv could not be rebuilt" in text, text

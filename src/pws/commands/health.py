@@ -1,8 +1,9 @@
 """pws health NAME|--all: a real HTTP request through each running site's socket; a site that
 does not answer within its health_timeout is killed and restarted, with the reason logged
 and recorded as an alert. Run every 15 s by pws-health.timer, which also scales idle sites
-to zero: a site with idle=N whose nginx access log has not moved for N minutes has its
-gunicorn stopped; its socket stays, so the next request starts it again.
+to zero: a site with idle=N whose nginx access log has not moved for N minutes and that
+holds no open connection (a websocket: nginx logs it when it closes) has its gunicorn
+stopped; its socket stays, so the next request starts it again.
 
 Each site is checked on its own: a broken site file, a probe that fails or any error of one
 site is reported for that site, and the pass goes on to the others."""
@@ -13,6 +14,7 @@ import sys
 import time
 
 from .. import probe, site as sitemod, validate
+from ..unix_sockets import open_connections
 from ..environment import Env
 from ..errors import PwsError
 from ..locks import SiteBusy, site_lock
@@ -65,9 +67,14 @@ def _check(env: Env, name: str, state: str = "") -> int:
     if not (state or env.services.status(name).state).startswith("active"):
         return 0  # stopped, idle (scaled to zero) or failed: nothing to probe
     if _idle_for(env, site) >= site.idle * 60 > 0:
-        env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
-        env.services.stop_until_request(name)
-        return 0
+        held = open_connections(env.paths.socket(name))
+        if not held:
+            env.ui.say(f"{name}: idle for {site.idle} min: stopping gunicorn (socket stays)")
+            env.services.stop_until_request(name)
+            return 0
+        # nginx logs a websocket when it closes: no new request, yet clients are connected.
+        env.ui.say(f"{name}: no new request for {site.idle} min, but {held} connection(s) "
+                   "open (websockets): kept running")
     failure = _probe_failure(env, site)
     if failure is None:
         env.ui.say(f"{name}: ok")

@@ -8,6 +8,7 @@ from .. import caller, formulae, processes, site as sitemod
 from ..environment import Env
 from ..errors import PwsError
 from ..releases import Releases
+from ..formulae import asgi
 from ..services import process_units
 from ..tls.manager import TlsSites
 from ..transaction import Transaction
@@ -55,6 +56,7 @@ def run_status(args: argparse.Namespace, env: Env) -> int:
     print(f"memory:    {memory}")
     if status.restarts is not None:
         print(f"restarts:  {status.restarts}")
+    print(f"server:    {asgi.server_description(site)}")
     print(f"nginx:     {'enabled' if env.web.is_enabled(site.name) else 'disabled'} "
           f"({env.paths.vhost(site.name)})")
     for line in TlsSites(env).describe(site) + _formula_lines(env, site):

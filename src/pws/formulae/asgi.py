@@ -78,6 +78,11 @@ def is_asgi(site: Site) -> bool:
     return site.formula == "asgi" or site.options.get("interface") == "asgi"
 
 
+def server_description(site: Site) -> str:
+    """What serves the site, for `pws status`."""
+    return f"gunicorn + {WORKER_CLASS} (ASGI)" if is_asgi(site) else "gunicorn (WSGI)"
+
+
 def gunicorn_settings(site: Site) -> dict[str, object]:
     return {"worker_class": WORKER_CLASS} if is_asgi(site) else {}
 
@@ -224,6 +229,3 @@ class AsgiFormula(Formula):
 
     def check_app(self, ctx: Context) -> None:
         check(ctx, ctx.app_dir)
-
-    def status_lines(self, ctx: Context) -> list[str]:
-        return [f"server:    gunicorn + {WORKER_CLASS} (ASGI)"]
