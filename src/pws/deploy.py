@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pins, processes, safefs, site as sitemod, users
+from . import pins, processes, safefs, scopes, site as sitemod, users
 from .build import SiteBuild
 from .releases import READY, Release, Releases
 from .formulae import asgi
@@ -140,7 +140,13 @@ class Deployer:
         in its app/; then its venv (shared when the requirements are the same), bytecode, the
         framework's settings, the app's import check and the formula's release steps (migrate,
         collectstatic), static copies. Ready to be switched to; nothing live has changed (but
-        the database, by the migrations)."""
+        the database, by the migrations). What runs as the site user here runs within its
+        owner's limits (scopes)."""
+        with scopes.confined(site.user, site.limits):
+            self._build_release(site, formula, tx, release, fill=fill, new_project=new_project)
+
+    def _build_release(self, site: Site, formula: Formula, tx: Transaction, release: Release, *,
+                       fill: Callable[[Release], None], new_project=None) -> None:
         releases = Releases(self.paths, site.name)
         safefs.make_dir(release.static, 0o755, 0, 0)
         fill(release)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import apperror, probe, safefs, users
+from . import apperror, probe, safefs, scopes, users
 from .errors import PwsError
 from .paths import Paths
 from .releases import Release
@@ -35,7 +35,9 @@ def check(paths: Paths, site: Site, release: Release, ready_paths: list[str], *,
                 str(paths.gunicorn_conf(site.name)), "--workers", "1"]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(paths.site_home(site.name)),
                "PWS_RELEASE": str(release.dir)}
-        pid = spawn_with_socket(site.user, argv, env, release.app, log.fileno(), listener.fileno())
+        with scopes.confined(site.user, site.limits):  # the owner's limits, as in the service
+            pid = spawn_with_socket(site.user, argv, env, release.app, log.fileno(),
+                                    listener.fileno())
         try:
             deadline = time.monotonic() + within
             for path in ready_paths:

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import scopes
 from .errors import CommandFailed
 from .ptyrelay import relay_through_pty, uses_a_terminal
 
@@ -48,9 +49,10 @@ def run_as(user: str, argv: Sequence[str | os.PathLike], *, env: dict[str, str],
                   start_new_session=True)
     if not capture:
         return subprocess.CompletedProcess(cmd, _interactive(cmd, kwargs))
-    proc = subprocess.Popen(cmd, **kwargs, text=True,
-                            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    limits = scopes.wanted(user)
+    proc = _start_held(cmd, kwargs, user, limits) if limits else subprocess.Popen(
+        cmd, **kwargs, text=True, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -64,6 +66,29 @@ def run_as(user: str, argv: Sequence[str | os.PathLike], *, env: dict[str, str],
         tail = "\n".join(output.splitlines()[-15:])
         raise CommandFailed(f"{problem}\n{tail}\n" if tail else problem, fix, output)
     return done
+
+
+def _start_held(cmd: list[str], kwargs: dict, user: str,
+                limits: dict[str, str]) -> subprocess.Popen:
+    """cmd behind a shell (the user's) that waits on a pipe until root has moved it into a
+    scope with the site's limits (scopes.move): nothing of the site runs outside it."""
+    hold, release = os.pipe()
+    held = ["/bin/sh", "-c", f'read _ <&{hold} && exec {hold}<&- && exec "$@"', "sh", *cmd]
+    try:
+        proc = subprocess.Popen(held, **kwargs, text=True, pass_fds=(hold,),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    finally:
+        os.close(hold)
+    try:
+        scopes.move(proc.pid, user, limits)
+        os.write(release, b"go\n")
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        os.close(release)
+    return proc
 
 
 def _interactive(cmd: list[str], kwargs: dict) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import runas
+from . import runas, scopes
 
 LISTEN_FD = 3  # SD_LISTEN_FDS_START
 
@@ -19,10 +19,26 @@ def spawn_with_socket(user: str, argv: list[str], env: dict[str, str], cwd: Path
     Not subprocess: LISTEN_PID must be the child's own pid, known only after the fork. The
     switch to the user comes before exec, so the site's env reaches only the site's program."""
     uid, gid = runas.ids(user)
+    limits = scopes.wanted(user)
+    hold, release = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(hold)
+        try:
+            if limits:  # into the site's scope before anything of the site runs
+                scopes.move(pid, user, limits)
+            os.write(release, b"go")
+        except BaseException:
+            os.close(release)  # the child reads nothing and exits
+            os.waitpid(pid, 0)
+            raise
+        os.close(release)
         return pid
     try:  # the child: nothing here may return into the supervisor's code
+        os.close(release)
+        if os.read(hold, 2) != b"go":  # the parent could not confine it: never run
+            os._exit(126)
+        os.close(hold)
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)

@@ -113,6 +113,52 @@ def test_deploy_from_a_path(ct, users):
     assert len(re.findall(r"^\s*\*?\s*\d{8}", releases, re.M)) >= 2 or "2" in releases
 
 
+WHERE = ('import pathlib, sys\n'
+         'def where():\n'
+         '    cgroup = pathlib.Path("/proc/self/cgroup").read_text().strip().split("::")[-1]\n'
+         '    limit = pathlib.Path("/sys/fs/cgroup" + cgroup + "/memory.max").read_text()\n'
+         '    return "%s %s" % (cgroup, limit.strip())\n'
+         'SERVING = "gunicorn" in sys.argv[0]\n')
+BUILD_PROBE = WHERE + ('if not SERVING:\n'
+                       '    raise RuntimeError("build-confined " + where())\n'
+                       'def app(environ, start_response):\n'
+                       '    raise RuntimeError("never served")\n')
+GATE_PROBE = WHERE + ('def app(environ, start_response):\n'
+                      '    raise RuntimeError("gate-confined " + where())\n')
+
+
+@pytest.mark.parametrize("probe, phase", [(BUILD_PROBE, "build"), (GATE_PROBE, "gate")])
+def test_what_runs_for_a_deploy_runs_within_the_owner_s_limits(ct, users, probe, phase):
+    """The import check (and every build step) and the health gate's gunicorn run as the site
+    user outside its service: each in a scope of its own with the grant's MemoryMax."""
+    ok(as_user(ct, "alice", f"rm -rf ~/probe && mkdir ~/probe && printf %s {shlex.quote(probe)} "
+                            "> ~/probe/app.py"))
+    proc = as_user(ct, "alice", f"pws deploy {ALICE_SITE} --from ~/probe")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    found = re.search(rf"{phase}-confined (\S+) (\S+)", out)
+    assert found, out
+    assert re.search(rf"/pws-run-{ALICE_SITE}-\d+\.scope$", found.group(1)), found.group(0)
+    assert found.group(2) == str(256 << 20), found.group(0)
+    assert body(ct, ALICE_HOST) == "alice v2"  # refused: the live release serves on
+
+
+def test_a_changed_grant_applies_to_the_user_s_sites_at_once(ct, users):
+    out = ok(ct.run("pws grant alice --domains '*.alice.example.org' --domains alice.dev "
+                    "--max-sites 2 --memory 384M --cpu 50% --tasks 64 --formula wsgi")).stdout
+    assert ALICE_SITE in out, out
+    assert 'MemoryMax = "384M"' in ct.read_file(f"/etc/pws/sites/{ALICE_SITE}.toml")
+    unit = f"pws-site@{ALICE_SITE}.service"
+    assert "MemoryMax=402653184" in ct.run(f"systemctl show -p MemoryMax {unit}").stdout
+    cgroup = ct.run(f"systemctl show -P ControlGroup {unit}").stdout.strip()
+    assert cgroup, "the site's service is not running"
+    assert ct.run(f"cat '/sys/fs/cgroup{cgroup}/memory.max'").stdout.strip() == "402653184"
+    assert body(ct, ALICE_HOST) == "alice v2"
+    ok(ct.run("pws grant alice --domains '*.alice.example.org' --domains alice.dev "
+              "--max-sites 2 --memory 256M --cpu 50% --tasks 64 --formula wsgi"))
+    assert ct.run(f"cat '/sys/fs/cgroup{cgroup}/memory.max'").stdout.strip() == str(256 << 20)
+
+
 def test_env_and_reload_on_own_site(ct, users):
     ok(as_user(ct, "alice", f"pws env {ALICE_SITE} set GREETING=hello-secret"))
     listing = ok(as_user(ct, "alice", f"pws env {ALICE_SITE}")).stdout

@@ -8,7 +8,9 @@ import pwd
 from .. import databases, grants, site as sitemod, users
 from ..environment import Env
 from ..errors import InvalidInput
+from ..locks import site_lock
 from ..runner import run
+from . import process_cmd
 
 
 def add_grant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +57,29 @@ def run_grant(args: argparse.Namespace, env: Env) -> int:
     env.ui.say(f"{args.user} may now run up to {grant.max_sites} site(s) on "
                f"{', '.join(grant.domains)} (a new login session picks up the group "
                f"{grants.GROUP}).")
+    changed = _limits_to_sites(env, grant)
+    if changed:
+        env.ui.say(f"The grant's limits now apply to {', '.join(changed)} (running, and each "
+                   "process and timer).")
     return 0
+
+
+def _limits_to_sites(env: Env, grant: grants.Grant) -> list[str]:
+    """A changed grant counts at once for the sites the user already has: their site.toml,
+    their service's drop-in (systemd applies it to the running service when it re-reads it),
+    and their processes' and timers' units. The names of the sites changed."""
+    changed = []
+    for owned in sitemod.load_valid(env.paths)[0]:
+        if owned.owner != grant.user or owned.limits == grant.limits():
+            continue
+        with site_lock(env.paths, owned.name):
+            site = sitemod.load(env.paths, owned.name)
+            site.limits = grant.limits()
+            sitemod.save(env.paths, site)
+            env.services.set_limits(site.name, site.limits)
+            process_cmd.sync(env, site, restart=False)
+        changed.append(site.name)
+    return changed
 
 
 def ensure_group() -> None:
