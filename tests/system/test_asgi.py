@@ -88,7 +88,9 @@ def test_reload_closes_open_websockets_with_a_close_frame_and_new_ones_land_on_n
 
 def test_scale_to_zero_waits_for_open_websockets_to_close(ct, chat):
     """idle=1: no new request for a minute (the access log's time set back: nginx logs a
-    websocket only when it closes) stops the site, unless a websocket is still open."""
+    websocket only when it closes) stops the site, unless a websocket is still open. The test
+    runs the health pass itself: pws-health.timer's own passes (every 15 s) would race it."""
+    ct.run("systemctl stop pws-health.timer")
     ct.run("pws config chat idle=1", timeout=300)
     wait_until(lambda: request(ct, "chat.example.org", "/").status == 200)
     ct.run(f"nohup {WS} hold 120 > /root/ws-idle.txt 2>&1 &")
@@ -109,6 +111,7 @@ def test_scale_to_zero_waits_for_open_websockets_to_close(ct, chat):
     assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() != "active"
     assert request(ct, "chat.example.org", "/").status == 200  # the socket starts it again
     ct.run("pws config chat idle=0", timeout=300)
+    ct.run("systemctl start pws-health.timer")
 
 
 def test_rolling_reload_and_deploy_of_the_asgi_site_fail_no_request(ct, chat):
