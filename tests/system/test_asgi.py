@@ -91,27 +91,29 @@ def test_scale_to_zero_waits_for_open_websockets_to_close(ct, chat):
     websocket only when it closes) stops the site, unless a websocket is still open. The test
     runs the health pass itself: pws-health.timer's own passes (every 15 s) would race it."""
     ct.run("systemctl stop pws-health.timer")
-    ct.run("pws config chat idle=1", timeout=300)
-    wait_until(lambda: request(ct, "chat.example.org", "/").status == 200)
-    ct.run(f"nohup {WS} hold 120 > /root/ws-idle.txt 2>&1 &")
-    assert wait_until(lambda: ct.run("cat /root/ws-idle.txt").stdout.startswith("pid "), 10)
-    ct.run("touch -d '-5 min' /var/log/nginx/pws-chat.access.log")
-    out = ct.run("pws health chat").stdout
-    assert "1 connection(s) open (websockets): kept running" in out, out
-    assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() == "active"
-    assert ct.run("cat /root/ws-idle.txt").stdout.splitlines()[1:] == []  # still open
-    ct.run("pkill -f 'wsclient.py chat.example.org /ws hold'")
-    log = "/var/log/nginx/pws-chat.access.log"
-    # nginx logs the websocket once it is closed: then the site is truly idle.
-    assert wait_until(lambda: int(ct.run(f"echo $(( $(date +%s) - $(stat -c %Y {log}) ))")
-                                  .stdout) < 60, 20)
-    ct.run(f"touch -d '-5 min' {log}")
-    out = ct.run("pws health chat").stdout
-    assert "idle for 1 min: stopping gunicorn" in out, out
-    assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() != "active"
-    assert request(ct, "chat.example.org", "/").status == 200  # the socket starts it again
-    ct.run("pws config chat idle=0", timeout=300)
-    ct.run("systemctl start pws-health.timer")
+    try:
+        ct.run("pws config chat idle=1", timeout=300)
+        wait_until(lambda: request(ct, "chat.example.org", "/").status == 200)
+        ct.run(f"nohup {WS} hold 120 > /root/ws-idle.txt 2>&1 &")
+        assert wait_until(lambda: ct.run("cat /root/ws-idle.txt").stdout.startswith("pid "), 10)
+        ct.run("touch -d '-5 min' /var/log/nginx/pws-chat.access.log")
+        out = ct.run("pws health chat").stdout
+        assert "1 connection(s) open (websockets): kept running" in out, out
+        assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() == "active"
+        assert ct.run("cat /root/ws-idle.txt").stdout.splitlines()[1:] == []  # still open
+        ct.run("pkill -f 'wsclient.py chat.example.org /ws hold'")
+        log = "/var/log/nginx/pws-chat.access.log"
+        # nginx logs the websocket once it is closed: then the site is truly idle.
+        assert wait_until(lambda: int(ct.run(f"echo $(( $(date +%s) - $(stat -c %Y {log}) ))")
+                                      .stdout) < 60, 20)
+        ct.run(f"touch -d '-5 min' {log}")
+        out = ct.run("pws health chat").stdout
+        assert "idle for 1 min: stopping gunicorn" in out, out
+        assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() != "active"
+        assert request(ct, "chat.example.org", "/").status == 200  # the socket starts it again
+        ct.run("pws config chat idle=0", timeout=300)
+    finally:
+        ct.run("systemctl start pws-health.timer")
 
 
 def test_rolling_reload_and_deploy_of_the_asgi_site_fail_no_request(ct, chat):
