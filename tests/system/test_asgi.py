@@ -101,7 +101,7 @@ def test_scale_to_zero_waits_for_open_websockets_to_close(ct, chat):
         assert "1 connection(s) open (websockets): kept running" in out, out
         assert ct.run("systemctl is-active pws-site@chat.service", check=False).stdout.strip() == "active"
         assert ct.run("cat /root/ws-idle.txt").stdout.splitlines()[1:] == []  # still open
-        ct.run("pkill -f 'wsclient.py chat.example.org /ws hold'")
+        ct.run("pkill -f '[w]sclient.py chat.example.org /ws hold'")  # [w]: not this shell
         log = "/var/log/nginx/pws-chat.access.log"
         # nginx logs the websocket once it is closed: then the site is truly idle.
         assert wait_until(lambda: int(ct.run(f"echo $(( $(date +%s) - $(stat -c %Y {log}) ))")

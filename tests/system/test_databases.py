@@ -88,7 +88,7 @@ def test_a_flask_app_uses_postgresql_through_database_url(ct, server):
 
 def test_no_postgresql_running_is_a_clear_error(ct, shop):
     before = sh.footprint(ct)
-    ct.run("systemctl stop postgresql")
+    stop_postgresql(ct)
     try:
         proc = mksite(ct, f"django nopg --from {SHOP} --db postgresql", check=False)
         sh.assert_one_clear_error(proc, "No PostgreSQL server is running on this machine")
@@ -230,9 +230,16 @@ def test_rmsite_stops_asking_at_the_first_no(ct, server):
         _cleanup(ct, "ask2")
 
 
+def stop_postgresql(ct) -> None:
+    """The clusters too: stopping postgresql.service alone returns before its clusters
+    (postgresql@VERSION-main, PartOf it) are down, and a query meanwhile meets "the database
+    system is shutting down"."""
+    ct.run("systemctl stop postgresql 'postgresql@*'")
+
+
 def test_rmsite_without_a_running_server_drops_nothing_unless_told_to_keep(ct, server):
     mksite(ct, f"django down --from {SHOP} --db postgresql")
-    ct.run("systemctl stop postgresql")
+    stop_postgresql(ct)
     try:
         before = sh.footprint(ct)
         proc = ct.run("rmsite down --yes --drop-database", check=False)

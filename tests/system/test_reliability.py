@@ -106,8 +106,14 @@ def test_kill_9_under_load_fails_no_request(steady, what):
         else:
             ct.run("systemctl kill --signal=SIGKILL pws-site@steady.service")
 
+    since = ct.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     figures = under_load(ct, 10, kill)
     record(f"kill -9 {what}", figures)
+    if set(figures["failures"]) - {"IncompleteRead"} or figures["requests"] <= 100:
+        print(ct.run("systemctl status --no-pager pws-site@steady.service pws-site@steady.socket; "
+                     f"journalctl --no-pager -o short-precise --since '{since}' "
+                     "-u pws-site@steady.service -u pws-site@steady.socket",
+                     check=False).stdout[-6000:])
     assert figures["requests"] > 100
     # A worker killed between writing a response's header and its body (two writes in
     # gunicorn) leaves a response nginx has already started to send: no proxy can retry that.

@@ -4,10 +4,12 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+import time
 
 from pathlib import Path
 
 from .. import fsutil, procs
+from ..errors import CommandFailed
 from ..runner import run
 from ..runas import ids
 from . import ServiceStatus
@@ -27,6 +29,10 @@ def _forget_failures(*unit_names: str) -> None:
     """An admin's start or restart begins a new count: a site that crash-looped into its
     start limit (StartLimitBurst) would otherwise refuse the start the admin asks for."""
     subprocess.run(["systemctl", "reset-failed", *unit_names], capture_output=True)
+
+
+# A restart stops gunicorn gracefully first (in-flight requests: up to graceful_timeout, 30 s).
+RESTART_BEGINS_WITHIN = 60
 
 
 class Systemd:
@@ -50,10 +56,22 @@ class Systemd:
         self._ctl("stop", *units(name))
 
     def restart(self, name: str) -> None:
+        """Returns once the new gunicorn has been started (not once it is ready): systemd 257
+        keeps a restart's job open across the automatic restarts of an app that dies at start,
+        until its start limit, so waiting on the job would tell that death a minute late.
+        Callers wait for the site themselves (boot.start_and_wait watches for the death)."""
         socket, service = units(name)
         _forget_failures(socket, service)
         self._ctl("start", socket)
-        self._ctl("restart", service, problem=f"Site '{name}' did not restart.")
+        old = _show(service, "InvocationID")["InvocationID"]
+        self._ctl("restart", "--no-block", service, problem=f"Site '{name}' did not restart.")
+        deadline = time.monotonic() + RESTART_BEGINS_WITHIN
+        while _show(service, "InvocationID")["InvocationID"] in ("", old):
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"Site '{name}' did not begin to restart within "
+                                    f"{RESTART_BEGINS_WITHIN} s.",
+                                    f"see `pws status {name}` and `pws logs {name}`.")
+            time.sleep(0.05)
 
     def reload(self, name: str, boot_timeout: float = 60) -> None:
         """Rolling worker replacement; a site that is not running is simply started."""
