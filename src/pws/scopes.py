@@ -67,7 +67,8 @@ def move(pid: int, user: str, limits: dict[str, str]) -> str:
         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     if proc.returncode != 0:
         raise CommandFailed(f"systemd did not make the scope {unit}: {proc.stderr.strip()}",
-                            "check `systemctl status` and the journal.")
+                            "check `systemctl status` and the journal (the system's D-Bus, "
+                            "package dbus, must be running).")
     deadline = time.monotonic() + 10
     cgroup = Path(f"/proc/{pid}/cgroup")
     while f"/{unit}" not in _read(cgroup):

@@ -66,7 +66,7 @@ def run_grant(args: argparse.Namespace, env: Env) -> int:
 
 def _limits_to_sites(env: Env, grant: grants.Grant) -> list[str]:
     """A changed grant counts at once for the sites the user already has: their site.toml,
-    their service's drop-in (systemd applies it to the running service when it re-reads it),
+    their service's drop-in (systemd re-reads it at once),
     and their processes' and timers' units. The names of the sites changed."""
     changed = []
     for owned in sitemod.load_valid(env.paths)[0]:
